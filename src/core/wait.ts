@@ -1,0 +1,150 @@
+// The one mechanism every wait in unwedge goes through: a parked waiter whose wait ends by being
+// served, by its timeout, or by its signal — and whose timer and abort listener are removed on
+// every one of those paths.
+
+import { clearTimer, startTimer, type Timer } from './timer.js';
+import type { Link, WaiterList } from './waiters.js';
+
+/** A parked caller: a node of its host's FIFO plus the means to settle it. */
+// Declared as methods (bivariant), so that any Waiter<T> can be handled as a Waiter<unknown>.
+export interface Waiter<T> {
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: resolve/reject are assigned in park().
+// biome-ignore lint/correctness/noUnusedVariables: T types the merged interface's resolve.
+export class Waiter<T> implements Link {
+  prev: Link | undefined = undefined;
+  next: Link | undefined = undefined;
+  linked = false;
+  signal: AbortSignal | undefined = undefined;
+  timer: Timer | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+}
+
+/** What a primitive provides so that its waiters can leave on their own. */
+export interface WaitHost<W extends Waiter<unknown>> {
+  readonly waiters: WaiterList<W>;
+  /** The error for a waiter whose timeout elapsed; called while it is still in line. */
+  timeoutError(waiter: W): Error;
+  /** Called after a waiter left by abort or timeout, so the host can serve those behind it. */
+  onLeave(waiter: W): void;
+}
+
+/**
+ * Puts `waiter` at the back of `host`'s line and returns the promise it settles. The wait ends
+ * when the host settles the waiter ({@link settle}, {@link fail}), when `timeout` ms pass (rejects
+ * with `host.timeoutError`), or when `signal` aborts (rejects with exactly `signal.reason`).
+ * The caller has already checked that `signal` is not aborted.
+ */
+export function park<T, W extends Waiter<unknown> = Waiter<unknown>>(
+  host: WaitHost<W>,
+  waiter: W,
+  signal: AbortSignal | undefined,
+  timeout: number | undefined,
+): Promise<T> {
+  const promise = new Promise<T>((resolve, reject) => {
+    waiter.resolve = resolve;
+    waiter.reject = reject;
+  });
+  host.waiters.push(waiter);
+  if (signal !== undefined) {
+    waiter.signal = signal;
+    waiter.onAbort = () => leave(host, waiter, signal.reason);
+    signal.addEventListener('abort', waiter.onAbort, { once: true });
+  }
+  if (timeout !== undefined) {
+    waiter.timer = startTimer(() => leave(host, waiter, host.timeoutError(waiter)), timeout);
+  }
+  return promise;
+}
+
+function leave<W extends Waiter<unknown>>(host: WaitHost<W>, waiter: W, reason: unknown): void {
+  if (!host.waiters.remove(waiter)) return;
+  disarm(waiter);
+  waiter.reject(reason);
+  host.onLeave(waiter);
+}
+
+function disarm(waiter: Waiter<unknown>): void {
+  if (waiter.timer !== undefined) {
+    clearTimer(waiter.timer);
+    waiter.timer = undefined;
+  }
+  if (waiter.onAbort !== undefined) {
+    waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    waiter.onAbort = undefined;
+  }
+}
+
+/** Resolves a waiter its host has already taken out of line. */
+export function settle<T>(waiter: Waiter<T>, value: NoInfer<T>): void {
+  disarm(waiter);
+  waiter.resolve(value);
+}
+
+/** Rejects a waiter its host has already taken out of line. */
+export function fail(waiter: Waiter<unknown>, reason: unknown): void {
+  disarm(waiter);
+  waiter.reject(reason);
+}
+
+/**
+ * Returns the first waiter still worth serving, without removing it. A head whose signal is
+ * already aborted is rejected with the reason and dropped: its abort is being dispatched right
+ * now and a listener that ran before ours freed what it waits for. Serving it would hand a permit
+ * to a caller who has gone (Go's semaphore puts such tokens back; we never hand them out).
+ */
+export function liveHead<W extends Waiter<unknown>>(waiters: WaiterList<W>): W | undefined {
+  let head = waiters.head;
+  while (head?.signal?.aborted) {
+    waiters.remove(head);
+    fail(head, head.signal.reason);
+    head = waiters.head;
+  }
+  return head;
+}
+
+/** Rejects every waiter in line with `reason` (for close and shutdown), oldest first. */
+export function failAll(waiters: WaiterList<Waiter<unknown>>, reason: () => unknown): void {
+  for (const waiter of waiters.drain()) fail(waiter, reason());
+}
+
+/**
+ * Settles like `work`, unless `timeout` ms pass first (rejects with `timeoutError()`) or `signal`
+ * aborts first (rejects with `signal.reason`). `onExpire` runs with the reason before the
+ * rejection, e.g. to abort the work. The timer and listener are removed on every path, and a
+ * late rejection of `work` is consumed, never unhandled.
+ */
+export function bound<T>(
+  work: PromiseLike<T>,
+  signal: AbortSignal | undefined,
+  timeout: number | undefined,
+  timeoutError: () => Error,
+  onExpire?: (reason: unknown) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: Timer | undefined;
+    let done = false;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      if (timer !== undefined) clearTimer(timer);
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const expire = (reason: unknown): void => {
+      if (!finish()) return;
+      onExpire?.(reason);
+      reject(reason);
+    };
+    const onAbort = (): void => expire(signal!.reason);
+    if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true });
+    if (timeout !== undefined) timer = startTimer(() => expire(timeoutError()), timeout);
+    work.then(
+      (value) => finish() && resolve(value),
+      (error: unknown) => finish() && reject(error),
+    );
+  });
+}

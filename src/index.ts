@@ -1,0 +1,17 @@
+// The public surface of unwedge, on one screen.
+export {
+  ClosedError,
+  DeadlockError,
+  QueueFullError,
+  TimeoutError,
+  UnwedgeError,
+  type UnwedgeErrorOptions,
+} from './errors.js';
+export {
+  type AcquireOptions,
+  type Permit,
+  Semaphore,
+  type SemaphoreLike,
+  type SemaphoreOptions,
+} from './semaphore.js';
+export { type WithTimeoutOptions, type Work, withTimeout } from './timeout.js';

@@ -1,0 +1,262 @@
+import * as check from './core/validate.js';
+import { liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { WaiterList } from './core/waiters.js';
+import { TimeoutError } from './errors.js';
+
+const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
+
+/** Options of {@link Semaphore}. */
+export interface SemaphoreOptions {
+  /** Shown in errors and diagnostics, e.g. `"storage-chunks"`. */
+  name?: string;
+}
+
+/** Options of {@link Semaphore.acquire} and {@link Semaphore.run}. */
+export interface AcquireOptions {
+  /** How many permits to take at once; a positive integer ≤ the semaphore's permits. Default 1. */
+  weight?: number;
+  /** Gives up the wait when aborted, rejecting with exactly `signal.reason`. */
+  signal?: AbortSignal;
+  /** Gives up the wait after this many ms with a `TimeoutError`; `0` means "only if free now". */
+  timeout?: number;
+}
+
+/** Permits held from a semaphore. Release them exactly once; later calls do nothing. */
+export interface Permit {
+  /** How many permits this holds. */
+  readonly weight: number;
+  /** Returns the permits. Idempotent. */
+  release(): void;
+  /** Same as `release()`, so that `using permit = await sem.acquire()` works. */
+  [Symbol.dispose](): void;
+}
+
+/** Anything with the semaphore's acquire contract: a `Semaphore`, or one shared across processes. */
+export interface SemaphoreLike {
+  acquire(options?: AcquireOptions): Promise<Permit>;
+}
+
+// Permits are returned only through a Permit, never through a public method that could over-release.
+let releasePermits: (semaphore: Semaphore, weight: number) => void;
+
+class SemaphorePermit implements Permit {
+  private released = false;
+  constructor(
+    private readonly semaphore: Semaphore,
+    readonly weight: number,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    releasePermits(this.semaphore, this.weight);
+  }
+
+  [disposeSymbol](): void {
+    this.release();
+  }
+}
+
+/** A parked `acquire` (no `fn`) or a parked `run` (with `fn`, started when served). */
+class SemaphoreWaiter extends Waiter<unknown> {
+  constructor(
+    readonly weight: number,
+    readonly timeout: number | undefined,
+    readonly fn: (() => unknown) | undefined,
+  ) {
+    super();
+  }
+}
+
+/**
+ * A counting semaphore with weighted, strictly FIFO acquisition: a later waiter is never served
+ * before an earlier one, so a heavy waiter is never starved by a stream of light ones.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from 'unwedge';
+ * const storage = new Semaphore(32, { name: 'storage-chunks' });
+ * const body = await storage.run(() => fetch('http://127.0.0.1:9000/chunk/1'), { timeout: 5_000 });
+ * {
+ *   using permit = await storage.acquire({ weight: 4 });
+ *   // ... four permits held until the end of this block
+ * }
+ * ```
+ */
+export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
+  /** The name given in the options, if any. */
+  readonly name: string | undefined;
+  readonly waiters = new WaiterList<SemaphoreWaiter>();
+  private readonly total: number;
+  private free: number;
+
+  /** @param permits how many permits exist: a positive safe integer. */
+  constructor(permits: number, options?: SemaphoreOptions) {
+    this.total = check.integer(permits, 'permits', 1);
+    this.name = check.string(check.options<SemaphoreOptions>(options).name, 'options.name');
+    this.free = this.total;
+  }
+
+  /** How many permits exist. */
+  get permits(): number {
+    return this.total;
+  }
+
+  /** How many permits are free now. */
+  get available(): number {
+    return this.free;
+  }
+
+  /** How many callers wait in line. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  /**
+   * Waits until `weight` permits are free and every earlier waiter has been served, then
+   * resolves with a {@link Permit}. The wait ends early with a `TimeoutError` after `timeout` ms,
+   * or with exactly `signal.reason` when `signal` aborts; either way no permit is taken.
+   */
+  acquire(options?: AcquireOptions): Promise<Permit> {
+    let weight: number;
+    let signal: AbortSignal | undefined;
+    let timeout: number | undefined;
+    try {
+      ({ weight, signal, timeout } = this.parse(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const permit = this.tryAcquire(weight);
+    if (permit !== undefined) return Promise.resolve(permit);
+    if (timeout === 0) return Promise.reject(this.timeoutError({ weight, timeout }));
+    return park<Permit, SemaphoreWaiter>(
+      this,
+      new SemaphoreWaiter(weight, timeout, undefined),
+      signal,
+      timeout,
+    );
+  }
+
+  /**
+   * Takes `weight` permits if they are free now and nobody is waiting (so it never jumps the
+   * line); returns `undefined` otherwise. Never waits.
+   */
+  tryAcquire(weight = 1): Permit | undefined {
+    this.checkWeight(weight, 'weight');
+    if (this.waiters.length > 0 || this.free < weight) return undefined;
+    this.free -= weight;
+    return new SemaphorePermit(this, weight);
+  }
+
+  /**
+   * Acquires as {@link acquire} does, calls `fn`, and releases when `fn`'s result settles
+   * (return, throw or rejection). Resolves or rejects as `fn` does. `timeout` and `signal` bound
+   * only the wait for permits: once `fn` has started, it is not interrupted.
+   */
+  run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
+    // Hot path: a free permit, nobody in line, no options. No closure or waiter is allocated;
+    // the only promise is the one returned.
+    if (options === undefined && this.free > 0 && this.waiters.length === 0 && typeof fn === 'function') {
+      this.free--;
+      return this.start(fn, 1) as Promise<Awaited<T>>;
+    }
+    let weight: number;
+    let signal: AbortSignal | undefined;
+    let timeout: number | undefined;
+    try {
+      check.func(fn, 'fn');
+      ({ weight, signal, timeout } = this.parse(options));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.waiters.length === 0 && this.free >= weight) {
+      this.free -= weight;
+      return this.start(fn, weight) as Promise<Awaited<T>>;
+    }
+    if (timeout === 0) return Promise.reject(this.timeoutError({ weight, timeout }));
+    return park<Awaited<T>, SemaphoreWaiter>(this, new SemaphoreWaiter(weight, timeout, fn), signal, timeout);
+  }
+
+  static {
+    releasePermits = (semaphore, weight) => semaphore.release(weight);
+  }
+
+  /** Returns `weight` permits and serves the waiters they now cover, in order. */
+  private release(weight: number): void {
+    this.free += weight;
+    this.serve();
+  }
+
+  /** @internal */
+  timeoutError(waiter: { weight: number; timeout: number | undefined }): TimeoutError {
+    const who = this.name === undefined ? 'semaphore' : `semaphore ${JSON.stringify(this.name)}`;
+    const what = waiter.weight === 1 ? 'permit' : `${waiter.weight} permits`;
+    const state = `${this.total} permits, ${this.total - this.free} in use, ${this.waiters.length} waiting`;
+    return new TimeoutError(`${who} gave no ${what} within ${waiter.timeout} ms (${state})`);
+  }
+
+  /** @internal A waiter left the line: if it was blocking the head, those behind may fit now. */
+  onLeave(): void {
+    this.serve();
+  }
+
+  private serve(): void {
+    for (let head = liveHead(this.waiters); head !== undefined; head = liveHead(this.waiters)) {
+      if (head.weight > this.free) return;
+      this.waiters.shift();
+      this.free -= head.weight;
+      if (head.fn === undefined) settle(head, new SemaphorePermit(this, head.weight));
+      else this.start(head.fn, head.weight).then(head.resolve, head.reject);
+    }
+  }
+
+  /** Calls `fn` on permits already taken, releasing them when its result settles. */
+  private start(fn: () => unknown, weight: number): Promise<unknown> {
+    let result: unknown;
+    try {
+      result = fn();
+    } catch (error) {
+      this.release(weight);
+      return Promise.reject(error);
+    }
+    if (weight === 1) return Promise.resolve(result).then(this.releaseOne, this.releaseOneAndThrow);
+    return Promise.resolve(result).then(
+      (value) => {
+        this.release(weight);
+        return value;
+      },
+      (error: unknown) => {
+        this.release(weight);
+        throw error;
+      },
+    );
+  }
+
+  private readonly releaseOne = <V>(value: V): V => {
+    this.release(1);
+    return value;
+  };
+
+  private readonly releaseOneAndThrow = (error: unknown): never => {
+    this.release(1);
+    throw error;
+  };
+
+  private parse(options: AcquireOptions | undefined) {
+    const o = check.options<AcquireOptions>(options);
+    const weight = o.weight === undefined ? 1 : this.checkWeight(o.weight, 'options.weight');
+    const signal = check.signal(o.signal, 'options.signal');
+    const timeout = check.timeout(o.timeout, 'options.timeout');
+    return { weight, signal, timeout };
+  }
+
+  private checkWeight(weight: unknown, name: string): number {
+    const w = check.integer(weight, name, 1);
+    if (w > this.total) {
+      throw new RangeError(`${name} must be <= the semaphore's ${this.total} permits; received ${w}`);
+    }
+    return w;
+  }
+}

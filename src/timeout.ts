@@ -1,0 +1,91 @@
+import * as check from './core/validate.js';
+import { bound } from './core/wait.js';
+import { TimeoutError } from './errors.js';
+
+/** Options of {@link withTimeout}. */
+export interface WithTimeoutOptions {
+  /** Gives up when aborted, rejecting with exactly `signal.reason` (and aborting the work's signal). */
+  signal?: AbortSignal;
+  /** Names the operation in the `TimeoutError` message, e.g. `"db-connect"`. */
+  name?: string;
+}
+
+/** Work for {@link withTimeout}: a promise, or a function given a signal that aborts when time is up. */
+export type Work<T> = PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike<T>);
+
+/**
+ * Settles like `work`, unless `ms` milliseconds pass first (rejects with a `TimeoutError`) or
+ * `options.signal` aborts first (rejects with exactly its reason). When `work` is a function it is
+ * called with an `AbortSignal` that is aborted on either of those, with the same reason, so the
+ * work really stops (a `fetch`, a socket, a driver call) instead of running on unobserved.
+ *
+ * The timer is cleared as soon as `work` settles, so it never keeps the process alive; a rejection
+ * of `work` after the timeout is consumed, never reported as unhandled. `ms` follows the library's
+ * convention: `undefined`/`Infinity` is no limit and `0` rejects at once without calling `work`.
+ *
+ * @example
+ * ```ts
+ * import { connect } from 'node:net';
+ * import { withTimeout } from 'unwedge';
+ * const socket = await withTimeout(
+ *   (signal) =>
+ *     new Promise((resolve, reject) => {
+ *       const s = connect({ host: '127.0.0.1', port: 5432, signal }, () => resolve(s));
+ *       s.once('error', reject);
+ *     }),
+ *   2_000,
+ *   { name: 'db-connect' },
+ * );
+ * ```
+ */
+export function withTimeout<T>(
+  work: Work<T>,
+  ms: number | undefined,
+  options?: WithTimeoutOptions,
+): Promise<T> {
+  let timeout: number | undefined;
+  let signal: AbortSignal | undefined;
+  let name: string | undefined;
+  try {
+    if (typeof work !== 'function' && !isThenable(work)) {
+      check.func(work, 'work'); // throws: names the parameter and the value
+    }
+    timeout = check.timeout(ms, 'ms');
+    const o = check.options<WithTimeoutOptions>(options);
+    signal = check.signal(o.signal, 'options.signal');
+    name = check.string(o.name, 'options.name');
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const timeoutError = () =>
+    new TimeoutError(`${name === undefined ? 'operation' : JSON.stringify(name)} timed out after ${ms} ms`);
+
+  if (typeof work !== 'function') {
+    if (signal?.aborted || timeout === 0) {
+      work.then(undefined, ignore); // it may still reject: never as an unhandled rejection
+      return Promise.reject(signal?.aborted ? signal.reason : timeoutError());
+    }
+    return bound(work, signal, timeout, timeoutError);
+  }
+
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (timeout === 0) return Promise.reject(timeoutError());
+  const controller = new AbortController();
+  let result: T | PromiseLike<T>;
+  try {
+    result = work(controller.signal);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return bound(Promise.resolve(result), signal, timeout, timeoutError, (reason) => controller.abort(reason));
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function ignore(): void {}
