@@ -1,5 +1,5 @@
 import * as check from './core/validate.js';
-import { liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { disarm, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { TimeoutError } from './errors.js';
 
@@ -207,8 +207,12 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
       if (head.weight > this.free) return;
       this.waiters.shift();
       this.free -= head.weight;
-      if (head.fn === undefined) settle(head, new SemaphorePermit(this, head.weight));
-      else this.start(head.fn, head.weight).then(head.resolve, head.reject);
+      if (head.fn === undefined) {
+        settle(head, new SemaphorePermit(this, head.weight));
+      } else {
+        disarm(head);
+        this.start(head.fn, head.weight).then(head.resolve, head.reject);
+      }
     }
   }
 

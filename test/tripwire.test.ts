@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { activeResources, leakedSince } from './support/leaks.js';
+import { activeResources, leakedSince, settledLeaks } from './support/leaks.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -11,7 +11,8 @@ function runFixture(file: string): Promise<{ code: number | null; output: string
       process.execPath,
       ['node_modules/vitest/vitest.mjs', 'run', '--config', 'test/fixtures/vitest.config.ts', file],
       { cwd: root, env: { ...process.env, CI: 'true', NO_COLOR: '1' }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, output: stdout + stderr }),
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (error.code as number) : 0, output: stdout + stderr }),
     );
   });
 }
@@ -46,5 +47,5 @@ test('leakedSince names a listening server until it is closed', async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   expect(leakedSince(baseline)).toEqual(['1 × TCPServerWrap']);
   await new Promise((resolve) => server.close(resolve));
-  expect(leakedSince(baseline)).toEqual([]);
+  expect(await settledLeaks(baseline)).toEqual([]);
 });

@@ -67,7 +67,8 @@ function leave<W extends Waiter<unknown>>(host: WaitHost<W>, waiter: W, reason: 
   host.onLeave(waiter);
 }
 
-function disarm(waiter: Waiter<unknown>): void {
+/** Removes a waiter's timer and abort listener; for a host that settles it by other means. */
+export function disarm(waiter: Waiter<unknown>): void {
   if (waiter.timer !== undefined) {
     clearTimer(waiter.timer);
     waiter.timer = undefined;
