@@ -1,0 +1,48 @@
+// The hang lab: runs every seed story end to end on loopback, the naive code first and then the
+// unwedge version, and prints one table. Exits non-zero if an unwedge version fails to cure its story.
+//
+//   npm run demo
+import { connectTimeoutStory } from './connect-timeout.js';
+
+interface Row {
+  story: string;
+  naive: string;
+  unwedge: string;
+  cured: boolean;
+}
+
+const stories: Array<{ id: string; run: () => Promise<Row> }> = [
+  {
+    id: 'seed 003: connect with no timeout',
+    run: async () => {
+      const r = await connectTimeoutStory();
+      return {
+        story: 'seed 003: connect with no timeout',
+        naive: `request: no answer in ${r.naive.ms} ms; ${r.naive.openConnections} db connects left hanging`,
+        unwedge: `request: 504 in ${r.unwedge.ms} ms; ${r.unwedge.openConnections} left; /health p99 ${r.unwedge.health.p99} ms`,
+        cured: r.cured,
+      };
+    },
+  },
+];
+
+const rows: Row[] = [];
+for (const story of stories) {
+  const started = performance.now();
+  process.stderr.write(`▶ ${story.id} …\n`);
+  const row = await story.run();
+  rows.push(row);
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  process.stderr.write(`${row.cured ? '✔' : '✘'} ${story.id} (${secs} s)\n`);
+}
+
+const header: Row = { story: 'story', naive: 'with the naive code', unwedge: 'with unwedge', cured: true };
+const widths = (['story', 'naive', 'unwedge'] as const).map((k) =>
+  Math.max(...[header, ...rows].map((r) => r[k].length)),
+);
+const line = (r: Row, mark: string) =>
+  `${r.story.padEnd(widths[0]!)} │ ${r.naive.padEnd(widths[1]!)} │ ${r.unwedge.padEnd(widths[2]!)} │ ${mark}`;
+console.log(line(header, 'cured'));
+console.log(widths.map((w) => '─'.repeat(w)).join('─┼─') + '─┼──────');
+for (const row of rows) console.log(line(row, row.cured ? 'yes' : 'NO'));
+process.exitCode = rows.every((r) => r.cured) ? 0 : 1;
