@@ -164,6 +164,7 @@ describe('withTimeout on fake time', () => {
   });
 
   test('accepts a non-promise thenable and a function returning a plain value', async () => {
+    // biome-ignore lint/suspicious/noThenProperty: a minimal thenable is exactly what this test needs.
     const thenable = { then: (resolve: (v: number) => void) => resolve(7) } as unknown as PromiseLike<number>;
     await expect(withTimeout(thenable, 100)).resolves.toBe(7);
     await expect(withTimeout(() => 8, 100)).resolves.toBe(8);

@@ -15,7 +15,10 @@ export function floorLimiter(concurrency: number): <T>(fn: () => T | PromiseLike
     if (head === queue.length) return;
     const job = queue[head]!;
     queue[head++] = undefined;
-    if (head === queue.length) (queue = []), (head = 0);
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+    }
     start(job);
   };
   const start = (job: Job): void => {
