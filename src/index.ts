@@ -8,6 +8,14 @@ export {
   type UnwedgeErrorOptions,
 } from './errors.js';
 export {
+  type FanOutContext,
+  type FanOutIterableOptions,
+  type FanOutOptions,
+  fanOut,
+  fanOutIterable,
+  type PoolLike,
+} from './fan-out.js';
+export {
   type AcquireOptions,
   type Permit,
   Semaphore,

@@ -1,7 +1,8 @@
+import { type Hold, heldHere, newHold, within } from './core/holds.js';
 import * as check from './core/validate.js';
-import { disarm, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { disarm, fail, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
-import { TimeoutError } from './errors.js';
+import { DeadlockError, TimeoutError } from './errors.js';
 
 const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 
@@ -9,6 +10,13 @@ const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbo
 export interface SemaphoreOptions {
   /** Shown in errors and diagnostics, e.g. `"storage-chunks"`. */
   name?: string;
+  /**
+   * Reject with `DeadlockError`, instead of hanging, a wait for this semaphore made inside a
+   * `run()` or `fanOut()` callback that holds it, once every permit is held by such waiting
+   * holders. Off by default: it tracks holders with `AsyncLocalStorage`, and on Node 20 an active
+   * AsyncLocalStorage makes every promise in the process about twice as costly.
+   */
+  detectDeadlocks?: boolean;
 }
 
 /** Options of {@link Semaphore.acquire} and {@link Semaphore.run}. */
@@ -37,19 +45,22 @@ export interface SemaphoreLike {
 }
 
 // Permits are returned only through a Permit, never through a public method that could over-release.
-let releasePermits: (semaphore: Semaphore, weight: number) => void;
+let releasePermits: (semaphore: Semaphore, weight: number, hold?: Hold) => void;
+let holdPermit: (permit: SemaphorePermit, label: string) => Hold | undefined;
 
 class SemaphorePermit implements Permit {
   private released = false;
+  /** Set when code runs inside this permit (fanOut), for deadlock detection. */
+  hold: Hold | undefined = undefined;
   constructor(
-    private readonly semaphore: Semaphore,
+    readonly semaphore: Semaphore,
     readonly weight: number,
   ) {}
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    releasePermits(this.semaphore, this.weight);
+    releasePermits(this.semaphore, this.weight, this.hold);
   }
 
   [disposeSymbol](): void {
@@ -59,6 +70,8 @@ class SemaphorePermit implements Permit {
 
 /** A parked `acquire` (no `fn`) or a parked `run` (with `fn`, started when served). */
 class SemaphoreWaiter extends Waiter<unknown> {
+  /** With deadlock detection: the holds of this semaphore that this wait blocks. */
+  blocking: Hold[] | undefined = undefined;
   constructor(
     readonly weight: number,
     readonly timeout: number | undefined,
@@ -83,17 +96,36 @@ class SemaphoreWaiter extends Waiter<unknown> {
  * }
  * ```
  */
+function unblock(waiter: SemaphoreWaiter): void {
+  if (waiter.blocking === undefined) return;
+  for (const hold of waiter.blocking) hold.blocked--;
+  waiter.blocking = undefined;
+}
+
+/**
+ * @internal For fanOut: runs `fn` inside the permit's hold when its semaphore detects deadlocks,
+ * so that waits made by `fn` on the same semaphore are known to block this permit.
+ */
+export function runInPermit<T>(permit: Permit, label: string, fn: () => T): T {
+  const hold = permit instanceof SemaphorePermit ? holdPermit(permit, label) : undefined;
+  return hold === undefined ? fn() : within(hold, fn);
+}
+
 export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
   readonly waiters = new WaiterList<SemaphoreWaiter>();
   private readonly total: number;
   private free: number;
+  /** With deadlock detection: the holds of this semaphore's permits by run()/fanOut() code. */
+  private readonly holds: Set<Hold> | undefined;
 
   /** @param permits how many permits exist: a positive safe integer. */
   constructor(permits: number, options?: SemaphoreOptions) {
     this.total = check.integer(permits, 'permits', 1);
-    this.name = check.string(check.options<SemaphoreOptions>(options).name, 'options.name');
+    const o = check.options<SemaphoreOptions>(options);
+    this.name = check.string(o.name, 'options.name');
+    this.holds = check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ? new Set() : undefined;
     this.free = this.total;
   }
 
@@ -130,12 +162,7 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
     const permit = this.tryAcquire(weight);
     if (permit !== undefined) return Promise.resolve(permit);
     if (timeout === 0) return Promise.reject(this.timeoutError({ weight, timeout }));
-    return park<Permit, SemaphoreWaiter>(
-      this,
-      new SemaphoreWaiter(weight, timeout, undefined),
-      signal,
-      timeout,
-    );
+    return this.wait<Permit>(new SemaphoreWaiter(weight, timeout, undefined), signal, timeout);
   }
 
   /**
@@ -176,16 +203,66 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
       return this.start(fn, weight) as Promise<Awaited<T>>;
     }
     if (timeout === 0) return Promise.reject(this.timeoutError({ weight, timeout }));
-    return park<Awaited<T>, SemaphoreWaiter>(this, new SemaphoreWaiter(weight, timeout, fn), signal, timeout);
+    return this.wait<Awaited<T>>(new SemaphoreWaiter(weight, timeout, fn), signal, timeout);
   }
 
   static {
-    releasePermits = (semaphore, weight) => semaphore.release(weight);
+    releasePermits = (semaphore, weight, hold) => {
+      if (hold !== undefined) semaphore.holds?.delete(hold);
+      semaphore.release(weight);
+    };
+    holdPermit = (permit, label) => {
+      const holds = permit.semaphore.holds;
+      if (holds === undefined) return undefined;
+      permit.hold = newHold(permit.semaphore, permit.weight, label);
+      holds.add(permit.hold);
+      return permit.hold;
+    };
   }
 
   /** Returns `weight` permits and serves the waiters they now cover, in order. */
   private release(weight: number): void {
     this.free += weight;
+    this.serve();
+  }
+
+  private wait<T>(waiter: SemaphoreWaiter, signal: AbortSignal | undefined, timeout: number | undefined): Promise<T> {
+    const promise = park<T, SemaphoreWaiter>(this, waiter, signal, timeout);
+    if (this.holds !== undefined) {
+      const blocking = heldHere(this);
+      if (blocking.length > 0) {
+        waiter.blocking = blocking;
+        for (const hold of blocking) hold.blocked++;
+        this.detectDeadlock();
+      }
+    }
+    return promise;
+  }
+
+  /**
+   * With detection on: if the head cannot be served and every permit in use is held by code that
+   * is itself waiting here, nothing can ever be released. Rejects those nested waits instead.
+   */
+  private detectDeadlock(): void {
+    const head = this.waiters.head;
+    if (head === undefined || head.weight <= this.free) return;
+    let stuck = 0;
+    for (const hold of this.holds!) if (hold.blocked > 0) stuck += hold.weight;
+    if (stuck < this.total - this.free) return;
+    const holders = [...this.holds!].map((h) => h.label).join(', ');
+    const victims = [...this.waiters].filter((w) => w.blocking !== undefined);
+    for (const waiter of victims) {
+      this.waiters.remove(waiter);
+      unblock(waiter);
+      const who = this.name === undefined ? 'semaphore' : `semaphore ${JSON.stringify(this.name)}`;
+      fail(
+        waiter,
+        new DeadlockError(
+          `${who} would deadlock: all ${this.total} permits are held by callers that wait for it themselves ` +
+            `(${holders}); rejected ${victims.length} nested wait${victims.length === 1 ? '' : 's'}`,
+        ),
+      );
+    }
     this.serve();
   }
 
@@ -198,14 +275,19 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
   }
 
   /** @internal A waiter left the line: if it was blocking the head, those behind may fit now. */
-  onLeave(): void {
+  onLeave(waiter: SemaphoreWaiter): void {
+    unblock(waiter);
     this.serve();
   }
 
   private serve(): void {
-    for (let head = liveHead(this.waiters); head !== undefined; head = liveHead(this.waiters)) {
-      if (head.weight > this.free) return;
+    for (let head = liveHead(this.waiters, unblock); head !== undefined; head = liveHead(this.waiters, unblock)) {
+      if (head.weight > this.free) {
+        if (this.holds !== undefined) this.detectDeadlock();
+        return;
+      }
       this.waiters.shift();
+      unblock(head);
       this.free -= head.weight;
       if (head.fn === undefined) {
         settle(head, new SemaphorePermit(this, head.weight));
@@ -218,6 +300,7 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
 
   /** Calls `fn` on permits already taken, releasing them when its result settles. */
   private start(fn: () => unknown, weight: number): Promise<unknown> {
+    if (this.holds !== undefined) return this.startHolding(fn, weight);
     let result: unknown;
     try {
       result = fn();
@@ -233,6 +316,30 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
       },
       (error: unknown) => {
         this.release(weight);
+        throw error;
+      },
+    );
+  }
+
+  /** start() with deadlock detection: `fn` runs inside a hold of the permits it was given. */
+  private startHolding(fn: () => unknown, weight: number): Promise<unknown> {
+    const hold = newHold(this, weight, 'run()');
+    this.holds!.add(hold);
+    const done = () => releasePermits(this, weight, hold);
+    let result: unknown;
+    try {
+      result = within(hold, fn);
+    } catch (error) {
+      done();
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        done();
+        return value;
+      },
+      (error: unknown) => {
+        done();
         throw error;
       },
     );

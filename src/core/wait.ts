@@ -97,11 +97,15 @@ export function fail(waiter: Waiter<unknown>, reason: unknown): void {
  * now and a listener that ran before ours freed what it waits for. Serving it would hand a permit
  * to a caller who has gone (Go's semaphore puts such tokens back; we never hand them out).
  */
-export function liveHead<W extends Waiter<unknown>>(waiters: WaiterList<W>): W | undefined {
+export function liveHead<W extends Waiter<unknown>>(
+  waiters: WaiterList<W>,
+  dropped?: (waiter: W) => void,
+): W | undefined {
   let head = waiters.head;
   while (head?.signal?.aborted) {
     waiters.remove(head);
     fail(head, head.signal.reason);
+    dropped?.(head);
     head = waiters.head;
   }
   return head;

@@ -1,0 +1,455 @@
+import * as check from './core/validate.js';
+import { type Permit, runInPermit, type SemaphoreLike } from './semaphore.js';
+
+/** What each call of `fn` gets besides its item. */
+export interface FanOutContext {
+  /** Aborted when the fan-out stops: first error (without `settle`), `options.signal`, or the consumer leaving. */
+  signal: AbortSignal;
+  /** The item's position in the input. */
+  index: number;
+}
+
+/** A pool that calls can be submitted to: `WorkerPool`, or any front with its `run` contract. */
+export interface PoolLike {
+  run<R>(task: (signal: AbortSignal) => R | PromiseLike<R>, options?: { signal?: AbortSignal }): Promise<R>;
+}
+
+/** Options of {@link fanOut} and {@link fanOutIterable}. */
+export interface FanOutOptions {
+  /** At most this many calls of `fn` in flight for this fan-out: a positive integer. */
+  window: number;
+  /**
+   * Process-wide limits shared with other fan-outs: each call takes one permit of every one
+   * (always in one global order, so fan-outs naming them in different orders cannot deadlock)
+   * before it starts, and returns them when it settles.
+   */
+  semaphores?: readonly SemaphoreLike[];
+  /** Runs each call on this pool, after its permits are taken (a call never holds a pool slot while it waits). */
+  pool?: PoolLike;
+  /** Stops the fan-out: nothing new starts, calls in flight are aborted, and it rejects with the reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link fanOutIterable}. */
+export interface FanOutIterableOptions extends FanOutOptions {
+  /** Yield results in input order (default) or as they complete (`false`). */
+  ordered?: boolean;
+}
+
+type Fn<T, R> = (item: T, context: FanOutContext) => R | PromiseLike<R>;
+type Input<T> = Iterable<T> | AsyncIterable<T>;
+
+/**
+ * Calls `fn` for every item with at most `options.window` calls in flight, each gated by one
+ * permit of every semaphore in `options.semaphores`, and resolves with the results in input
+ * order. Input is read only as the window frees.
+ *
+ * Without `settle`, the first error aborts the calls in flight (through their `signal`), starts
+ * nothing new, and rejects with that error **after** those calls have settled: when the promise
+ * settles, nothing it started is still running. With `settle: true`, item errors never reject;
+ * it resolves with a `PromiseSettledResult` per item. `options.signal` aborting stops it the same
+ * way and rejects with exactly its reason.
+ *
+ * @example
+ * ```ts
+ * import { fanOut, Semaphore } from 'unwedge';
+ * const STORAGE_CHUNKS = new Semaphore(32, { name: 'storage-chunks' }); // one per process
+ * const chunks = await fanOut(chunkIds, (id, { signal }) => download(id, { signal }), {
+ *   window: 8,
+ *   semaphores: [STORAGE_CHUNKS],
+ * });
+ * ```
+ */
+export function fanOut<T, R>(
+  items: Input<T>,
+  fn: Fn<T, R>,
+  options: FanOutOptions & { settle?: false },
+): Promise<Awaited<R>[]>;
+export function fanOut<T, R>(
+  items: Input<T>,
+  fn: Fn<T, R>,
+  options: FanOutOptions & { settle: true },
+): Promise<PromiseSettledResult<Awaited<R>>[]>;
+export function fanOut<T, R>(
+  items: Input<T>,
+  fn: Fn<T, R>,
+  options: FanOutOptions & { settle?: boolean },
+): Promise<Awaited<R>[] | PromiseSettledResult<Awaited<R>>[]>;
+export function fanOut<T, R>(
+  items: Input<T>,
+  fn: Fn<T, R>,
+  options: FanOutOptions & { settle?: boolean },
+): Promise<unknown[]> {
+  let parsed: Parsed;
+  let settle: boolean;
+  try {
+    parsed = parse(items, fn, options);
+    settle = check.boolean(options.settle, 'options.settle') ?? false;
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (parsed.signal?.aborted) return Promise.reject(parsed.signal.reason);
+  return new Promise((resolve, reject) => {
+    const results: unknown[] = [];
+    const run = new Run<T, R>(items, fn, parsed, settle, {
+      result(index, ok, value) {
+        results[index] = settle
+          ? ok
+            ? { status: 'fulfilled', value }
+            : { status: 'rejected', reason: value }
+          : value;
+        run.free();
+      },
+      end(failed, reason) {
+        if (failed) reject(reason);
+        else resolve(results);
+      },
+    });
+    run.pump();
+  });
+}
+
+/**
+ * The lazy form of {@link fanOut}: an async iterable of the results, in input order (default) or
+ * as they complete (`ordered: false`). Never more than `window` items are read ahead of what the
+ * consumer has taken, so a generator of millions of items runs in O(window) memory.
+ *
+ * Iteration waits for the next result. It throws the first error (after the calls in flight have
+ * settled), or `options.signal`'s reason. Breaking out of the loop aborts the calls in flight
+ * and waits for them to settle before the loop exits.
+ *
+ * @example
+ * ```ts
+ * import { fanOutIterable } from 'unwedge';
+ * for await (const row of fanOutIterable(readIds(), (id, { signal }) => fetchRow(id, { signal }), { window: 16 })) {
+ *   await write(row);
+ * }
+ * ```
+ */
+export function fanOutIterable<T, R>(
+  items: Input<T>,
+  fn: Fn<T, R>,
+  options: FanOutIterableOptions,
+): AsyncIterable<Awaited<R>> {
+  const parsed = parse(items, fn, options);
+  const ordered = check.boolean(options.ordered, 'options.ordered') ?? true;
+  return {
+    [Symbol.asyncIterator]: () => new ResultIterator<T, R>(items, fn, parsed, ordered),
+  };
+}
+
+interface Parsed {
+  window: number;
+  semaphores: SemaphoreLike[];
+  pool: PoolLike | undefined;
+  signal: AbortSignal | undefined;
+}
+
+function parse(items: unknown, fn: unknown, options: FanOutOptions): Parsed {
+  if (
+    items === null ||
+    typeof items !== 'object' ||
+    (typeof (items as Iterable<unknown>)[Symbol.iterator] !== 'function' &&
+      typeof (items as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')
+  ) {
+    throw new TypeError(`items must be an iterable or async iterable; received ${check.show(items)}`);
+  }
+  check.func(fn, 'fn');
+  if (options === undefined)
+    throw new TypeError('options must be an object with a window; received undefined');
+  const o = check.options<FanOutOptions>(options);
+  const window = check.integer(o.window, 'options.window', 1);
+  const signal = check.signal(o.signal, 'options.signal');
+  const semaphores = o.semaphores ?? [];
+  if (!Array.isArray(semaphores)) {
+    throw new TypeError(
+      `options.semaphores must be an array of semaphores; received ${check.show(semaphores)}`,
+    );
+  }
+  semaphores.forEach((s, i) => {
+    if (s === null || typeof s !== 'object' || typeof (s as SemaphoreLike).acquire !== 'function') {
+      throw new TypeError(
+        `options.semaphores[${i}] must have an acquire() method; received ${check.show(s)}`,
+      );
+    }
+  });
+  const pool = o.pool;
+  if (pool !== undefined && (pool === null || typeof (pool as PoolLike).run !== 'function')) {
+    throw new TypeError(`options.pool must have a run() method; received ${check.show(pool)}`);
+  }
+  return { window, semaphores: globalOrder(semaphores), pool, signal };
+}
+
+// One global order for every semaphore ever gated on: the order each was first seen in.
+const rank = new WeakMap<SemaphoreLike, number>();
+let nextRank = 0;
+
+function globalOrder(semaphores: readonly SemaphoreLike[]): SemaphoreLike[] {
+  for (const s of semaphores) if (!rank.has(s)) rank.set(s, nextRank++);
+  return [...new Set(semaphores)].sort((a, b) => rank.get(a)! - rank.get(b)!);
+}
+
+interface Sink {
+  /** A call settled. The sink calls `run.free()` once it no longer holds the result. */
+  result(index: number, ok: boolean, value: unknown): void;
+  /** Everything settled: completed, or stopped (`failed`) with `reason`. Called once. */
+  end(failed: boolean, reason?: unknown): void;
+}
+
+/**
+ * One fan-out: reads input as slots free, starts calls, and reports each result to its sink. A
+ * slot is held from the moment an item is read until the sink frees it, so the sink's own
+ * buffer counts against the window.
+ */
+class Run<T, R> {
+  private readonly controller = new AbortController();
+  private iterator: Iterator<T> | AsyncIterator<T> | undefined;
+  private readonly sync: boolean;
+  private used = 0; // slots: calls in flight plus results the sink still holds
+  private inFlight = 0;
+  private index = 0;
+  private exhausted = false;
+  private pulling = false;
+  private stopped = false;
+  private failed = false;
+  private reason: unknown = undefined;
+  private ended = false;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly items: Input<T>,
+    private readonly fn: Fn<T, R>,
+    private readonly options: Parsed,
+    private readonly settle: boolean,
+    private readonly sink: Sink,
+  ) {
+    this.sync = typeof (items as Iterable<T>)[Symbol.iterator] === 'function';
+    const signal = options.signal;
+    if (signal !== undefined) {
+      this.onAbort = () => this.stop(true, signal.reason);
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  /** Reads and starts items while slots are free. */
+  pump(): void {
+    if (this.pulling) return;
+    try {
+      this.iterator ??= this.sync
+        ? (this.items as Iterable<T>)[Symbol.iterator]()
+        : (this.items as AsyncIterable<T>)[Symbol.asyncIterator]();
+      if (this.sync) {
+        // `pulling` also guards the sync loop: a call that settles synchronously frees its slot
+        // inside start(), and this loop, not a nested one, goes on to fill it.
+        const it = this.iterator as Iterator<T>;
+        this.pulling = true;
+        try {
+          while (!this.stopped && !this.exhausted && this.used < this.options.window) {
+            const next = it.next();
+            if (next.done) this.exhausted = true;
+            else this.start(next.value);
+          }
+        } finally {
+          this.pulling = false;
+        }
+        this.maybeEnd();
+      } else {
+        this.pumpAsync();
+      }
+    } catch (error) {
+      this.exhausted = true; // a throwing iterator is finished
+      this.stop(true, error);
+    }
+  }
+
+  private async pumpAsync(): Promise<void> {
+    this.pulling = true;
+    const it = this.iterator as AsyncIterator<T>;
+    try {
+      while (!this.stopped && !this.exhausted && this.used < this.options.window) {
+        const next = await it.next();
+        if (next.done) this.exhausted = true;
+        else if (this.stopped)
+          break; // stopped while we were reading: don't start it
+        else this.start(next.value);
+      }
+    } catch (error) {
+      this.exhausted = true;
+      this.stop(true, error);
+    } finally {
+      this.pulling = false;
+    }
+    this.maybeEnd();
+  }
+
+  private start(item: T): void {
+    const index = this.index++;
+    this.used++;
+    this.inFlight++;
+    const context: FanOutContext = { signal: this.controller.signal, index };
+    let result: unknown;
+    try {
+      result =
+        this.options.semaphores.length === 0 && this.options.pool === undefined
+          ? this.fn(item, context)
+          : this.gated(item, context);
+    } catch (error) {
+      this.settled(index, false, error);
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => this.settled(index, true, value),
+      (error: unknown) => this.settled(index, false, error),
+    );
+  }
+
+  /** Takes one permit of each semaphore in global order, then runs the call (on the pool, if any). */
+  private async gated(item: T, context: FanOutContext): Promise<unknown> {
+    const permits: Permit[] = [];
+    try {
+      for (const semaphore of this.options.semaphores) {
+        permits.push(await semaphore.acquire({ signal: context.signal }));
+      }
+      const call = (signal: AbortSignal) =>
+        this.fn(item, signal === context.signal ? context : { signal, index: context.index });
+      const label = `fanOut item ${context.index}`;
+      const inPermits = (i: number, signal: AbortSignal): unknown =>
+        i === permits.length ? call(signal) : runInPermit(permits[i]!, label, () => inPermits(i + 1, signal));
+      const pool = this.options.pool;
+      return await (pool === undefined
+        ? inPermits(0, context.signal)
+        : pool.run((signal) => inPermits(0, signal), { signal: context.signal }));
+    } finally {
+      for (const permit of permits) permit.release();
+    }
+  }
+
+  private settled(index: number, ok: boolean, value: unknown): void {
+    this.inFlight--;
+    if (!ok && !this.settle && !this.stopped) this.stop(true, value);
+    if (this.stopped)
+      this.used--; // a stopped fan-out reports nothing more
+    else this.sink.result(index, ok, value);
+    this.maybeEnd();
+  }
+
+  /** The sink no longer holds one result: its slot is free for the next item. */
+  free(): void {
+    this.used--;
+    if (!this.stopped && !this.exhausted) this.pump();
+    else this.maybeEnd();
+  }
+
+  /** Stops: starts nothing new and aborts the calls in flight. The first reason wins. */
+  stop(failed: boolean, reason: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.failed = failed;
+    this.reason = reason;
+    if (this.onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.onAbort);
+    this.controller.abort(reason);
+    if (!this.exhausted) {
+      this.exhausted = true;
+      // Let a generator run its `finally` blocks; an error from return() is not ours to report.
+      if (!this.pulling) Promise.resolve(this.iterator?.return?.()).catch(() => {});
+    }
+    this.maybeEnd();
+  }
+
+  /** Ends once nothing is in flight and either input is done or the run was stopped. */
+  private maybeEnd(): void {
+    if (this.ended || this.inFlight > 0 || this.pulling || !(this.exhausted || this.stopped)) return;
+    if (!this.stopped && this.used > 0) return; // the sink still holds results to hand out
+    this.ended = true;
+    if (!this.stopped && this.onAbort !== undefined)
+      this.options.signal!.removeEventListener('abort', this.onAbort);
+    this.sink.end(this.failed, this.reason);
+  }
+}
+
+/** The iterator behind {@link fanOutIterable}: buffers results until the consumer takes them. */
+class ResultIterator<T, R> implements AsyncIterator<Awaited<R>> {
+  private readonly run: Run<T, R>;
+  private readonly ready = new Map<number, unknown>(); // ordered: by index; unordered: by arrival
+  private nextIndex = 0; // ordered: the index to yield next; unordered: the arrival to yield next
+  private arrivals = 0;
+  private ended = false;
+  private failed = false;
+  private reason: unknown;
+  private waiting:
+    | { resolve: (r: IteratorResult<Awaited<R>>) => void; reject: (e: unknown) => void }
+    | undefined;
+  private started = false;
+  private consumerLeft = false;
+  private readonly signal: AbortSignal | undefined;
+
+  constructor(items: Input<T>, fn: Fn<T, R>, options: Parsed, ordered: boolean) {
+    this.signal = options.signal;
+    this.run = new Run<T, R>(items, fn, options, false, {
+      result: (index, _ok, value) => {
+        this.ready.set(ordered ? index : this.arrivals++, value);
+        this.deliver();
+      },
+      end: (failed, reason) => {
+        this.ended = true;
+        this.failed = failed;
+        this.reason = reason;
+        this.deliver();
+      },
+    });
+  }
+
+  next(): Promise<IteratorResult<Awaited<R>>> {
+    if (this.waiting !== undefined)
+      return Promise.reject(new Error('fanOutIterable: next() called while a previous next() is pending'));
+    const signal = this.signal;
+    if (!this.started) {
+      this.started = true;
+      if (signal?.aborted) {
+        this.ended = true;
+        return Promise.reject(signal.reason);
+      }
+      this.run.pump();
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.deliver();
+    });
+  }
+
+  /** Breaking out of `for await`: abort what is in flight and wait until it has settled. */
+  return(): Promise<IteratorResult<Awaited<R>>> {
+    if (!this.started || this.ended) {
+      this.ended = true;
+      return Promise.resolve({ done: true, value: undefined });
+    }
+    return new Promise((resolve) => {
+      this.waiting = { resolve, reject: () => resolve({ done: true, value: undefined }) };
+      this.consumerLeft = true;
+      this.run.stop(false, new DOMException('the consumer stopped iterating', 'AbortError'));
+    });
+  }
+
+  private deliver(): void {
+    const waiting = this.waiting;
+    if (waiting === undefined) return;
+    if (this.consumerLeft) {
+      if (!this.ended) return;
+      this.waiting = undefined;
+      waiting.resolve({ done: true, value: undefined });
+      return;
+    }
+    if (this.ready.has(this.nextIndex)) {
+      const value = this.ready.get(this.nextIndex) as Awaited<R>;
+      this.ready.delete(this.nextIndex++);
+      this.waiting = undefined;
+      waiting.resolve({ done: false, value });
+      this.run.free();
+      return;
+    }
+    if (!this.ended) return;
+    this.waiting = undefined;
+    if (this.failed) waiting.reject(this.reason);
+    else waiting.resolve({ done: true, value: undefined });
+  }
+}
