@@ -3,6 +3,7 @@
 //
 //   npm run demo
 import { connectTimeoutStory } from './connect-timeout.js';
+import { storageFanOutStory } from './storage-fan-out.js';
 
 interface Row {
   story: string;
@@ -20,6 +21,18 @@ const stories: Array<{ id: string; run: () => Promise<Row> }> = [
         story: 'seed 003: connect with no timeout',
         naive: `request: no answer in ${r.naive.ms} ms; ${r.naive.openConnections} db connects left hanging`,
         unwedge: `request: 504 in ${r.unwedge.ms} ms; ${r.unwedge.openConnections} left; /health p99 ${r.unwedge.health.p99} ms`,
+        cured: r.cured,
+      };
+    },
+  },
+  {
+    id: 'seed 004: unbounded fan-out',
+    run: async () => {
+      const r = await storageFanOutStory();
+      return {
+        story: 'seed 004: unbounded fan-out',
+        naive: `peak ${r.naive.peak} downloads in flight at storage`,
+        unwedge: `peak ${r.unwedge.peak} (limit ${r.limit}) with fanOut window 8`,
         cured: r.cured,
       };
     },
