@@ -190,8 +190,10 @@ function globalOrder(semaphores: readonly SemaphoreLike[]): SemaphoreLike[] {
 }
 
 interface Sink {
-  /** A call settled. The sink calls `run.free()` once it no longer holds the result. */
-  result(index: number, ok: boolean, value: unknown): void;
+  /** Array mode: results are stored here by index, and their slot freed at once. */
+  results?: unknown[];
+  /** Stream mode: a call settled. The sink calls `run.free()` once it no longer holds the result. */
+  result?(index: number, ok: boolean, value: unknown): void;
   /** Everything settled: completed, or stopped (`failed`) with `reason`. Called once. */
   end(failed: boolean, reason?: unknown): void;
 }
@@ -297,11 +299,14 @@ class Run<T, R> {
       this.settled(index, false, error);
       return;
     }
+    // Hot path: without `settle` an error needs no index, so one closure per call is enough.
     Promise.resolve(result).then(
       (value) => this.settled(index, true, value),
-      (error: unknown) => this.settled(index, false, error),
+      this.settle ? (error: unknown) => this.settled(index, false, error) : this.failedCall,
     );
   }
+
+  private readonly failedCall = (error: unknown): void => this.settled(-1, false, error);
 
   /** Takes one permit of each semaphore in global order, then runs the call (on the pool, if any). */
   private async gated(item: T, context: FanOutContext): Promise<unknown> {
@@ -327,9 +332,23 @@ class Run<T, R> {
   private settled(index: number, ok: boolean, value: unknown): void {
     this.inFlight--;
     if (!ok && !this.settle && !this.stopped) this.stop(true, value);
-    if (this.stopped)
+    const results = this.sink.results;
+    if (this.stopped) {
       this.used--; // a stopped fan-out reports nothing more
-    else this.sink.result(index, ok, value);
+    } else if (results !== undefined) {
+      results[index] = this.settle
+        ? ok
+          ? { status: 'fulfilled', value }
+          : { status: 'rejected', reason: value }
+        : value;
+      this.used--;
+      if (!this.exhausted) {
+        this.pump();
+        return; // pump() ends the run if this was the last call
+      }
+    } else {
+      this.sink.result!(index, ok, value);
+    }
     this.maybeEnd();
   }
 
