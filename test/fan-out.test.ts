@@ -528,3 +528,144 @@ describe('fanOutIterable', () => {
     );
   });
 });
+
+describe('bad input', () => {
+  test.each([
+    [
+      'items not iterable',
+      () => fanOut(5 as never, async () => 1, { window: 1 }),
+      TypeError,
+      /^items must be an iterable or async iterable; received 5$/,
+    ],
+    [
+      'items null',
+      () => fanOut(null as never, async () => 1, { window: 1 }),
+      TypeError,
+      /^items must be .*; received null$/,
+    ],
+    [
+      'fn not a function',
+      () => fanOut([1], 'x' as never, { window: 1 }),
+      TypeError,
+      /^fn must be a function; received "x"$/,
+    ],
+    [
+      'options missing',
+      () => fanOut([1], async () => 1, undefined as never),
+      TypeError,
+      /^options must be an object with a window; received undefined$/,
+    ],
+    [
+      'window 0',
+      () => fanOut([1], async () => 1, { window: 0 }),
+      RangeError,
+      /^options\.window must be a positive integer; received 0$/,
+    ],
+    [
+      'window 1.5',
+      () => fanOut([1], async () => 1, { window: 1.5 }),
+      RangeError,
+      /^options\.window must be a positive integer; received 1\.5$/,
+    ],
+    [
+      'window missing',
+      () => fanOut([1], async () => 1, {} as never),
+      TypeError,
+      /^options\.window must be a positive integer; received undefined$/,
+    ],
+    [
+      'semaphores not an array',
+      () => fanOut([1], async () => 1, { window: 1, semaphores: new Semaphore(1) as never }),
+      TypeError,
+      /^options\.semaphores must be an array of semaphores; received an instance of Semaphore$/,
+    ],
+    [
+      'a semaphore without acquire',
+      () => fanOut([1], async () => 1, { window: 1, semaphores: [{}] as never }),
+      TypeError,
+      /^options\.semaphores\[0\] must have an acquire\(\) method; received an object$/,
+    ],
+    [
+      'pool without run',
+      () => fanOut([1], async () => 1, { window: 1, pool: {} as never }),
+      TypeError,
+      /^options\.pool must have a run\(\) method; received an object$/,
+    ],
+    [
+      'pool null',
+      () => fanOut([1], async () => 1, { window: 1, pool: null as never }),
+      TypeError,
+      /^options\.pool must have a run\(\) method; received null$/,
+    ],
+    [
+      'signal not a signal',
+      () => fanOut([1], async () => 1, { window: 1, signal: {} as never }),
+      TypeError,
+      /^options\.signal must be an AbortSignal; received an object$/,
+    ],
+    [
+      'settle not a boolean',
+      () => fanOut([1], async () => 1, { window: 1, settle: 1 as never }),
+      TypeError,
+      /^options\.settle must be a boolean; received 1$/,
+    ],
+  ])('fanOut rejects at once: %s', async (_label, call, errorClass, message) => {
+    const promise = call();
+    await expect(promise).rejects.toBeInstanceOf(errorClass);
+    await expect(promise).rejects.toThrow(message);
+  });
+});
+
+describe('fanOutIterable edges', () => {
+  test('next() while a next() is pending is an error; return() before the first next() ends it', async () => {
+    const it = fanOutIterable(
+      [1, 2],
+      (n) => new Promise<number>((resolve) => setTimeout(() => resolve(n), 10)),
+      {
+        window: 1,
+      },
+    )[Symbol.asyncIterator]();
+    const first = it.next();
+    await expect(it.next()).rejects.toThrow('a previous next() is pending');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await first).toEqual({ done: false, value: 1 });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(await it.next()).toEqual({ done: false, value: 2 });
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+    expect(await it.return!()).toEqual({ done: true, value: undefined });
+    const fresh = fanOutIterable([1], async (n) => n, { window: 1 })[Symbol.asyncIterator]();
+    expect(await fresh.return!()).toEqual({ done: true, value: undefined });
+  });
+
+  test('an async input stopped while reading does not start the item it was reading', async () => {
+    const controller = new AbortController();
+    let release!: () => void;
+    async function* input() {
+      yield 1;
+      await new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      yield 2;
+    }
+    const fn = vi.fn(async (n: number) => n);
+    const result = track(fanOut(input(), fn, { window: 4, signal: controller.signal }));
+    await flush();
+    controller.abort(new Error('stop'));
+    release();
+    await flush();
+    expect((result.reason as Error).message).toBe('stop');
+    expect(fn).toHaveBeenCalledTimes(1);
+  });
+
+  test('with a pool, fn gets the pool signal and its own index', async () => {
+    const pool: PoolLike = { run: (task) => Promise.resolve(task(new AbortController().signal)) };
+    const seen: number[] = [];
+    for await (const v of fanOutIterable([5, 6], (n, { index }) => (seen.push(index), n), {
+      window: 2,
+      pool,
+    })) {
+      void v;
+    }
+    expect(seen).toEqual([0, 1]);
+  });
+});
