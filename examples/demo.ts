@@ -4,6 +4,7 @@
 //   npm run demo
 import { connectTimeoutStory } from './connect-timeout.js';
 import { storageFanOutStory } from './storage-fan-out.js';
+import { stuckQueueStory } from './stuck-queue-server.js';
 
 interface Row {
   story: string;
@@ -13,6 +14,18 @@ interface Row {
 }
 
 const stories: Array<{ id: string; run: () => Promise<Row> }> = [
+  {
+    id: 'seed 001: put on a full queue whose consumer died',
+    run: async () => {
+      const r = await stuckQueueStory();
+      return {
+        story: 'seed 001: put with no timeout, dead consumer',
+        naive: `request: no answer in ${r.naive.stuck.ms} ms; /healthz max ${r.naive.healthz.max} ms`,
+        unwedge: `request: ${r.timeout.stuck.status} in ${r.timeout.stuck.ms} ms naming the full queue; with consume(): ${r.supervised.stuck.status}`,
+        cured: r.cured,
+      };
+    },
+  },
   {
     id: 'seed 003: connect with no timeout',
     run: async () => {

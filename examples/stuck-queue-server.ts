@@ -40,7 +40,9 @@ export interface StuckQueueServer {
 }
 
 /** Starts the server of the seed story on 127.0.0.1 and a free port. */
-export async function startStuckQueueServer(options: StuckQueueServerOptions = {}): Promise<StuckQueueServer> {
+export async function startStuckQueueServer(
+  options: StuckQueueServerOptions = {},
+): Promise<StuckQueueServer> {
   const queue = new BoundedQueue<Job>({ capacity: 1, name: 'transcribe-jobs' });
   const reported: unknown[] = [];
   const transcribe = async (job: Job) => {
@@ -90,7 +92,8 @@ export async function startStuckQueueServer(options: StuckQueueServerOptions = {
         return;
       }
       const job = { id, crash: false };
-      if (options.putTimeout === undefined) await queue.put(job); // the hazard: waits as long as it takes
+      // The hazard is the first form: with the consumer dead, it waits as long as it takes.
+      if (options.putTimeout === undefined) await queue.put(job);
       else await queue.put(job, { timeout: options.putTimeout });
       res.statusCode = 202;
       res.end(JSON.stringify({ status: 'enqueued', task_id: id }));
@@ -159,7 +162,9 @@ export async function stuckQueueStory(): Promise<{
   cured: boolean;
 }> {
   const naive = await runVariant('put(job)', {});
-  const timeout = await runVariant(`put(job, { timeout: ${PUT_TIMEOUT_MS} })`, { putTimeout: PUT_TIMEOUT_MS });
+  const timeout = await runVariant(`put(job, { timeout: ${PUT_TIMEOUT_MS} })`, {
+    putTimeout: PUT_TIMEOUT_MS,
+  });
   const supervised = await runVariant(`consume() + put(job, { timeout: ${PUT_TIMEOUT_MS} })`, {
     putTimeout: PUT_TIMEOUT_MS,
     consumer: 'consume',
@@ -180,7 +185,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   for (const r of [result.naive, result.timeout, result.supervised]) {
     const answer = r.stuck.status === undefined ? `no answer (client gave up)` : `${r.stuck.status}`;
     console.log(`${r.variant}`);
-    console.log(`  /transcribe, /transcribe?block=1, /transcribe -> ${r.statuses.map((s) => s ?? '-').join(', ')}`);
+    console.log(
+      `  /transcribe, /transcribe?block=1, /transcribe -> ${r.statuses.map((s) => s ?? '-').join(', ')}`,
+    );
     console.log(`  the request after the crash: ${answer} after ${r.stuck.ms} ms ${r.stuck.body}`);
     console.log(
       `  /healthz meanwhile: ${r.healthz.count} answers, p50 ${r.healthz.p50} ms, max ${r.healthz.max} ms; consumer alive: ${r.consumerAlive} (${r.reported} failure reported)`,

@@ -19,6 +19,7 @@
 
 /** Options every unwedge error accepts: the underlying `cause`, as for `Error`. */
 export interface UnwedgeErrorOptions {
+  /** The error that led to this one, kept as `error.cause`. */
   cause?: unknown;
 }
 
@@ -64,5 +65,13 @@ export class DeadlockError extends UnwedgeError {
   declare readonly code: 'ERR_UNWEDGE_DEADLOCK';
   constructor(message: string, options?: UnwedgeErrorOptions) {
     super(message, options, 'ERR_UNWEDGE_DEADLOCK');
+  }
+}
+
+/** A held permit's lease could not be refreshed or was found expired: the holder no longer holds it. */
+export class LeaseLostError extends UnwedgeError {
+  declare readonly code: 'ERR_UNWEDGE_LEASE_LOST';
+  constructor(message: string, options?: UnwedgeErrorOptions) {
+    super(message, options, 'ERR_UNWEDGE_LEASE_LOST');
   }
 }

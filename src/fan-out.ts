@@ -11,6 +11,7 @@ export interface FanOutContext {
 
 /** A pool that calls can be submitted to: `WorkerPool`, or any front with its `run` contract. */
 export interface PoolLike {
+  /** Runs `task` with a signal that aborts when `options.signal` does (or the pool shuts down). */
   run<R>(task: (signal: AbortSignal) => R | PromiseLike<R>, options?: { signal?: AbortSignal }): Promise<R>;
 }
 
@@ -36,8 +37,10 @@ export interface FanOutIterableOptions extends FanOutOptions {
   ordered?: boolean;
 }
 
-type Fn<T, R> = (item: T, context: FanOutContext) => R | PromiseLike<R>;
-type Input<T> = Iterable<T> | AsyncIterable<T>;
+/** The function {@link fanOut} calls for each item. */
+export type FanOutFn<T, R> = (item: T, context: FanOutContext) => R | PromiseLike<R>;
+/** What {@link fanOut} reads items from: any iterable, sync or async (a generator, a stream). */
+export type FanOutInput<T> = Iterable<T> | AsyncIterable<T>;
 
 /**
  * Calls `fn` for every item with at most `options.window` calls in flight, each gated by one
@@ -61,23 +64,23 @@ type Input<T> = Iterable<T> | AsyncIterable<T>;
  * ```
  */
 export function fanOut<T, R>(
-  items: Input<T>,
-  fn: Fn<T, R>,
+  items: FanOutInput<T>,
+  fn: FanOutFn<T, R>,
   options: FanOutOptions & { settle?: false },
 ): Promise<Awaited<R>[]>;
 export function fanOut<T, R>(
-  items: Input<T>,
-  fn: Fn<T, R>,
+  items: FanOutInput<T>,
+  fn: FanOutFn<T, R>,
   options: FanOutOptions & { settle: true },
 ): Promise<PromiseSettledResult<Awaited<R>>[]>;
 export function fanOut<T, R>(
-  items: Input<T>,
-  fn: Fn<T, R>,
+  items: FanOutInput<T>,
+  fn: FanOutFn<T, R>,
   options: FanOutOptions & { settle?: boolean },
 ): Promise<Awaited<R>[] | PromiseSettledResult<Awaited<R>>[]>;
 export function fanOut<T, R>(
-  items: Input<T>,
-  fn: Fn<T, R>,
+  items: FanOutInput<T>,
+  fn: FanOutFn<T, R>,
   options: FanOutOptions & { settle?: boolean },
 ): Promise<unknown[]> {
   let parsed: Parsed;
@@ -127,8 +130,8 @@ export function fanOut<T, R>(
  * ```
  */
 export function fanOutIterable<T, R>(
-  items: Input<T>,
-  fn: Fn<T, R>,
+  items: FanOutInput<T>,
+  fn: FanOutFn<T, R>,
   options: FanOutIterableOptions,
 ): AsyncIterable<Awaited<R>> {
   const parsed = parse(items, fn, options);
@@ -219,8 +222,8 @@ class Run<T, R> {
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
-    private readonly items: Input<T>,
-    private readonly fn: Fn<T, R>,
+    private readonly items: FanOutInput<T>,
+    private readonly fn: FanOutFn<T, R>,
     private readonly options: Parsed,
     private readonly settle: boolean,
     private readonly sink: Sink,
@@ -402,7 +405,7 @@ class ResultIterator<T, R> implements AsyncIterator<Awaited<R>> {
   private consumerLeft = false;
   private readonly signal: AbortSignal | undefined;
 
-  constructor(items: Input<T>, fn: Fn<T, R>, options: Parsed, ordered: boolean) {
+  constructor(items: FanOutInput<T>, fn: FanOutFn<T, R>, options: Parsed, ordered: boolean) {
     this.signal = options.signal;
     this.run = new Run<T, R>(items, fn, options, false, {
       result: (index, _ok, value) => {

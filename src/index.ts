@@ -9,12 +9,22 @@ export {
 } from './errors.js';
 export {
   type FanOutContext,
+  type FanOutFn,
+  type FanOutInput,
   type FanOutIterableOptions,
   type FanOutOptions,
   fanOut,
   fanOutIterable,
   type PoolLike,
 } from './fan-out.js';
+export {
+  BoundedQueue,
+  type BoundedQueueOptions,
+  type ConsumeOptions,
+  type Consumer,
+  type QueueShutdownOptions,
+  type QueueWaitOptions,
+} from './queue.js';
 export {
   type AcquireOptions,
   type Permit,

@@ -1,6 +1,6 @@
 import { type Hold, heldHere, newHold, within } from './core/holds.js';
 import * as check from './core/validate.js';
-import { disarm, fail, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { disarm, fail, liveHead, park, settle, Waiter } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { DeadlockError, TimeoutError } from './errors.js';
 
@@ -41,6 +41,7 @@ export interface Permit {
 
 /** Anything with the semaphore's acquire contract: a `Semaphore`, or one shared across processes. */
 export interface SemaphoreLike {
+  /** Waits for permits as {@link Semaphore.acquire} does; settles by grant, timeout or abort. */
   acquire(options?: AcquireOptions): Promise<Permit>;
 }
 
@@ -111,9 +112,10 @@ export function runInPermit<T>(permit: Permit, label: string, fn: () => T): T {
   return hold === undefined ? fn() : within(hold, fn);
 }
 
-export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
+export class Semaphore implements SemaphoreLike {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
+  /** @internal */
   readonly waiters = new WaiterList<SemaphoreWaiter>();
   private readonly total: number;
   private free: number;
@@ -226,7 +228,11 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
     this.serve();
   }
 
-  private wait<T>(waiter: SemaphoreWaiter, signal: AbortSignal | undefined, timeout: number | undefined): Promise<T> {
+  private wait<T>(
+    waiter: SemaphoreWaiter,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+  ): Promise<T> {
     const promise = park<T, SemaphoreWaiter>(this, waiter, signal, timeout);
     if (this.holds !== undefined) {
       const blocking = heldHere(this);
@@ -281,7 +287,11 @@ export class Semaphore implements SemaphoreLike, WaitHost<SemaphoreWaiter> {
   }
 
   private serve(): void {
-    for (let head = liveHead(this.waiters, unblock); head !== undefined; head = liveHead(this.waiters, unblock)) {
+    for (
+      let head = liveHead(this.waiters, unblock);
+      head !== undefined;
+      head = liveHead(this.waiters, unblock)
+    ) {
       if (head.weight > this.free) {
         if (this.holds !== undefined) this.detectDeadlock();
         return;

@@ -1,0 +1,79 @@
+// Installs the packed tarball into a fresh project, the way a user would, and imports it from
+// ESM and from CommonJS under this Node version. Needs `npm run build` first (npm test does it).
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+let dir: string;
+
+function run(cmd: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      cmd,
+      args,
+      { cwd, timeout: 120_000, env: { ...process.env, npm_config_update_notifier: 'false' } },
+      (error, stdout, stderr) =>
+        error
+          ? reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr || error.message}`))
+          : resolve(stdout),
+    );
+  });
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(root, 'dist/index.js')))
+    throw new Error('dist/ is missing: run `npm run build` first');
+  dir = await mkdtemp(join(tmpdir(), 'unwedge-pack-'));
+  const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], root);
+  const tarball = join(dir, packed.trim().split('\n').pop()!);
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], dir);
+}, 180_000);
+
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const program = (load: string) => `
+${load}
+const sem = new Semaphore(1, { name: 'packed' });
+const held = await sem.acquire();
+try {
+  await sem.acquire({ timeout: 0 });
+} catch (error) {
+  console.log(error instanceof TimeoutError, error.code, typeof fanOut, typeof withTimeout);
+}
+held.release();
+`;
+
+test('the packed tarball imports from ESM', async () => {
+  await writeFile(
+    join(dir, 'esm.mjs'),
+    program(`import { Semaphore, TimeoutError, fanOut, withTimeout } from 'unwedge';`),
+  );
+  expect((await run(process.execPath, ['esm.mjs'], dir)).trim()).toBe(
+    'true ERR_UNWEDGE_TIMEOUT function function',
+  );
+});
+
+test('the packed tarball requires from CommonJS', async () => {
+  await writeFile(
+    join(dir, 'cjs.cjs'),
+    `(async () => {${program(`const { Semaphore, TimeoutError, fanOut, withTimeout } = require('unwedge');`)}})();`,
+  );
+  expect((await run(process.execPath, ['cjs.cjs'], dir)).trim()).toBe(
+    'true ERR_UNWEDGE_TIMEOUT function function',
+  );
+});
+
+test('the tarball ships no runtime dependencies', async () => {
+  const manifest = JSON.parse(
+    await run(process.execPath, ['-p', 'JSON.stringify(require("unwedge/package.json"))'], dir),
+  );
+  expect(manifest.dependencies ?? {}).toEqual({});
+});
