@@ -34,8 +34,10 @@ test('fan-outs sharing semaphores under random completion order, failures and ab
               inShared++;
               running++;
               started++;
-              if (inFlight > call.window) violations.push(`call ${c}: ${inFlight} in flight > window ${call.window}`);
-              if (inShared > permits) violations.push(`${inShared} holding the semaphore > ${permits} permits`);
+              if (inFlight > call.window)
+                violations.push(`call ${c}: ${inFlight} in flight > window ${call.window}`);
+              if (inShared > permits)
+                violations.push(`${inShared} holding the semaphore > ${permits} permits`);
               if (call.abortAt === started) controller.abort(new Error(`abort ${c}`));
               try {
                 // Completion order is the scheduler's choice; some calls ignore their abort.

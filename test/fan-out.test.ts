@@ -31,8 +31,14 @@ function gatedCalls() {
         reject(signal.reason);
       });
       const settle = {
-        resolve: (v: number) => (done(), resolve(v)),
-        reject: (e: unknown) => (done(), reject(e)),
+        resolve: (v: number) => {
+          done();
+          resolve(v);
+        },
+        reject: (e: unknown) => {
+          done();
+          reject(e);
+        },
         signal,
       };
       open.set(index, settle);
@@ -660,10 +666,17 @@ describe('fanOutIterable edges', () => {
   test('with a pool, fn gets the pool signal and its own index', async () => {
     const pool: PoolLike = { run: (task) => Promise.resolve(task(new AbortController().signal)) };
     const seen: number[] = [];
-    for await (const v of fanOutIterable([5, 6], (n, { index }) => (seen.push(index), n), {
-      window: 2,
-      pool,
-    })) {
+    for await (const v of fanOutIterable(
+      [5, 6],
+      (n, { index }) => {
+        seen.push(index);
+        return n;
+      },
+      {
+        window: 2,
+        pool,
+      },
+    )) {
       void v;
     }
     expect(seen).toEqual([0, 1]);
