@@ -2,6 +2,7 @@
 // unwedge version, and prints one table. Exits non-zero if an unwedge version fails to cure its story.
 //
 //   npm run demo
+import { appLifespanStory } from './app-lifespan.js';
 import { connectTimeoutStory } from './connect-timeout.js';
 import { storageFanOutStory } from './storage-fan-out.js';
 import { stuckQueueStory } from './stuck-queue-server.js';
@@ -34,6 +35,18 @@ const stories: Array<{ id: string; run: () => Promise<Row> }> = [
         story: 'seed 003: connect with no timeout',
         naive: `request: no answer in ${r.naive.ms} ms; ${r.naive.openConnections} db connects left hanging`,
         unwedge: `request: 504 in ${r.unwedge.ms} ms; ${r.unwedge.openConnections} left; /health p99 ${r.unwedge.health.p99} ms`,
+        cured: r.cured,
+      };
+    },
+  },
+  {
+    id: 'seeds 002/003: fire-and-forget background tasks',
+    run: async () => {
+      const r = await appLifespanStory();
+      return {
+        story: 'seeds 002/003: fire-and-forget background tasks',
+        naive: `${r.naive.failuresHappened} updater died, ${r.naive.failuresLogged} logged; db connect still open after shutdown`,
+        unwedge: `${r.unwedge.failuresLogged} failures logged with names+stacks; shutdown ${r.unwedge.shutdownMs} ms, straggler ${r.unwedge.stragglers.join(', ')}`,
         cured: r.cured,
       };
     },

@@ -26,6 +26,16 @@ export {
   type QueueWaitOptions,
 } from './queue.js';
 export {
+  type RegistryShutdownOptions,
+  type RegistryShutdownReport,
+  type SpawnOptions,
+  type Task,
+  type TaskInfo,
+  TaskRegistry,
+  type TaskRegistryOptions,
+  type TaskState,
+} from './registry.js';
+export {
   type AcquireOptions,
   type Permit,
   Semaphore,
