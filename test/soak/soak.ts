@@ -85,15 +85,20 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
 
   // A queue that is closed at random and replaced; items are tracked so none is lost or duplicated.
   let queue = new BoundedQueue<number>({ capacity: 1 + rand.int(16), name: 'soak-queue' });
+  // Per item: bit 1 = its put succeeded, bit 2 = it was taken. Preallocated, so that the soak's own
+  // bookkeeping does not grow the heap it measures.
   let nextItem = 0;
-  const put = new Set<number>();
-  const taken = new Set<number>();
+  const items = new Uint8Array(options.ops + 1);
+  const PUT = 1;
+  const TAKEN = 2;
+  const take = (item: number, where: string) => {
+    check((items[item]! & TAKEN) === 0, `queue: item ${item} taken twice${where}`);
+    items[item]! |= TAKEN;
+  };
 
   const drain = (q: BoundedQueue<number>) => {
     while (q.size > 0) {
-      const item = q.tryGet()!;
-      check(!taken.has(item), `queue: item ${item} taken twice on drain`);
-      taken.add(item);
+      take(q.tryGet()!, ' on drain');
       q.taskDone();
     }
   };
@@ -177,7 +182,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       const q = queue;
       try {
         await watch(q.put(item, { timeout: maybeTimeout(), signal: maybeAbort() }));
-        put.add(item);
+        items[item]! |= PUT;
       } catch (error) {
         check(expected(error), `queue.put: unexpected ${String(error)}`);
       }
@@ -189,8 +194,7 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       const q = queue;
       try {
         const item = await watch(q.get({ timeout: maybeTimeout() ?? 2, signal: maybeAbort() }));
-        check(!taken.has(item), `queue: item ${item} taken twice`);
-        taken.add(item);
+        take(item, '');
         q.taskDone();
       } catch (error) {
         check(expected(error), `queue.get: unexpected ${String(error)}`);
@@ -288,8 +292,10 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   if (outstanding !== 0) fail(`${outstanding} promises handed out never settled`);
   if (shared.available !== permits || shared.waiting !== 0) fail('the shared semaphore is not idle');
   if (storage.available !== 8 || storage.waiting !== 0) fail('the storage semaphore is not idle');
-  for (const item of put) if (!taken.has(item)) fail(`queue item ${item} was lost`);
-  for (const item of taken) if (!put.has(item)) fail(`queue item ${item} was taken but its put had failed`);
+  for (let item = 0; item < nextItem; item++) {
+    if (items[item] === PUT) fail(`queue item ${item} was lost`);
+    if (items[item] === TAKEN) fail(`queue item ${item} was taken but its put had failed`);
+  }
   const heapEnd = heap();
   const growthPct = heapStart === 0 ? 0 : ((heapEnd - heapStart) / heapStart) * 100;
   return {
