@@ -43,7 +43,11 @@ export interface ConnectStoryResult {
   cured: boolean;
 }
 
-async function runVariant(guarded: boolean) {
+/**
+ * Starts the app: `/report` connects to a database that never answers (guarded by withTimeout or
+ * not), `/health` answers at once. `close()` stops both servers and every socket.
+ */
+export async function startReportServer(guarded: boolean) {
   const db = await silentTcpServer();
   const open = new Set<Socket>();
   const app = await listen(async (req, res) => {
@@ -64,15 +68,27 @@ async function runVariant(guarded: boolean) {
       res.end(String(error));
     }
   });
+  return {
+    port: app.port,
+    /** Database connections open (or still being attempted) right now. */
+    dbConnections: () => db.connections(),
+    close: async () => {
+      for (const socket of open) socket.destroy();
+      await app.close();
+      await db.close();
+    },
+  };
+}
+
+async function runVariant(guarded: boolean) {
+  const app = await startReportServer(guarded);
   const health = probe(app.port);
   const replies = await Promise.all([1, 2, 3].map(() => get(app.port, '/report', CLIENT_LIMIT_MS)));
   const latency = await health.stop();
   // Give the aborted connects' FINs a moment to reach the server before counting.
   await new Promise((resolve) => setTimeout(resolve, 50));
-  const openConnections = db.connections();
-  for (const socket of open) socket.destroy();
+  const openConnections = app.dbConnections();
   await app.close();
-  await db.close();
   const reply = replies[0]!;
   return {
     status: reply.status,

@@ -111,12 +111,20 @@ export interface Latency {
   p50: number;
   p99: number;
   max: number;
+  /** Answers slower than 100 ms: a stall anyone would notice. */
+  stalls: number;
 }
 
 export function summarize(values: number[]): Latency {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  return { count: sorted.length, p50: round(at(0.5)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0) };
+  return {
+    count: sorted.length,
+    p50: round(at(0.5)),
+    p99: round(at(0.99)),
+    max: round(sorted.at(-1) ?? 0),
+    stalls: sorted.filter((ms) => ms > 100).length,
+  };
 }
 
 export function round(ms: number): number {

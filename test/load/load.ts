@@ -1,0 +1,175 @@
+// The load test: each seed story's server (the unwedge version), driven at a fixed request rate
+// on loopback while the faults of its story happen, with a health route probed throughout.
+// Reports requests served, replies by kind, and the health route's latency; a health answer
+// slower than 100 ms counts as a stall. `npm run load` writes docs/reliability.md.
+//
+//   npm run load [-- --seconds 20]
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { startApp } from '../../examples/app-lifespan.js';
+import { startReportServer } from '../../examples/connect-timeout.js';
+import { get, type Latency, probe } from '../../examples/lib/http.js';
+import { startStuckQueueServer } from '../../examples/stuck-queue-server.js';
+
+export interface ScenarioResult {
+  scenario: string;
+  faults: string;
+  seconds: number;
+  rps: number;
+  sent: number;
+  replies: Record<string, number>;
+  health: Latency;
+  /** Health answers slower than 100 ms (or missing). */
+  stalls: number;
+  after: string;
+}
+
+/** Sends GETs at a fixed rate for `seconds`, then waits for the answers (each bounded by `limitMs`). */
+async function drive(
+  port: number,
+  path: (i: number) => string,
+  rps: number,
+  seconds: number,
+  limitMs = 2_000,
+) {
+  const replies: Record<string, number> = {};
+  const pending: Promise<void>[] = [];
+  let sent = 0;
+  const total = Math.round(rps * seconds);
+  await new Promise<void>((resolve) => {
+    const started = performance.now();
+    const timer = setInterval(() => {
+      // Catch up on ticks a busy loop delayed, so the rate holds.
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rps) + 1);
+      while (sent < due) {
+        const i = sent++;
+        pending.push(
+          get(port, path(i), limitMs).then((reply) => {
+            const kind = reply.status === undefined ? 'no answer' : String(reply.status);
+            replies[kind] = (replies[kind] ?? 0) + 1;
+          }),
+        );
+      }
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1000 / rps);
+  });
+  await Promise.all(pending);
+  return { sent, replies };
+}
+
+async function withHealth<T>(port: number, path: string, run: () => Promise<T>) {
+  const health = probe(port, path, 20);
+  const value = await run();
+  const latency = await health.stop();
+  return { value, health: latency };
+}
+
+const stallsOf = (latency: Latency) => latency.stalls;
+
+export async function loadTest(
+  options: { seconds?: number; rps?: number; log?: (line: string) => void } = {},
+) {
+  const seconds = options.seconds ?? 20;
+  const rps = options.rps ?? 100;
+  const log = options.log ?? (() => {});
+  const results: ScenarioResult[] = [];
+
+  {
+    log('▶ seed 001: queue with a supervised consumer');
+    const server = await startStuckQueueServer({ putTimeout: 300, consumer: 'consume' });
+    // Every 10th job crashes the transcriber; consume() reports it and keeps going.
+    const { value, health } = await withHealth(server.port, '/healthz', () =>
+      drive(server.port, (i) => (i % 10 === 9 ? '/transcribe?block=1' : '/transcribe'), rps, seconds),
+    );
+    results.push({
+      scenario: 'seed 001: BoundedQueue + consume()',
+      faults: 'every 10th job crashes its handler',
+      seconds,
+      rps,
+      ...value,
+      health,
+      stalls: stallsOf(health),
+      after: `${server.reported.length} handler failures reported; consumer alive: ${server.consumerAlive()}`,
+    });
+    await server.close();
+  }
+
+  {
+    log('▶ seed 003: every request waits on a database that never answers');
+    const server = await startReportServer(true);
+    const { value, health } = await withHealth(server.port, '/health', () =>
+      drive(server.port, () => '/report', rps, seconds),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the last aborted connects' FINs
+    results.push({
+      scenario: 'seed 003: withTimeout around a connect',
+      faults: 'the database accepts and never answers',
+      seconds,
+      rps,
+      ...value,
+      health,
+      stalls: stallsOf(health),
+      after: `${server.dbConnections()} database connections left open`,
+    });
+    await server.close();
+  }
+
+  {
+    log('▶ seeds 002/003: background updaters failing, then SIGTERM');
+    let failures = 0;
+    const app = await startApp({ onError: () => failures++ });
+    const { value, health } = await withHealth(app.port, '/', () =>
+      drive(app.port, (i) => (i % 5 === 4 ? '/tasks' : '/'), rps, seconds),
+    );
+    const { report, ms } = await app.stop();
+    await app.dispose();
+    results.push({
+      scenario: 'seeds 002/003: TaskRegistry',
+      faults: 'one updater throws every few hundred ms, one hangs on a database',
+      seconds,
+      rps,
+      ...value,
+      health,
+      stalls: stallsOf(health),
+      after: `${failures} background failures reported; shutdown in ${ms} ms, stragglers: ${report.stragglers.join(', ') || 'none'}`,
+    });
+  }
+
+  return results;
+}
+
+export function reliabilityPage(results: ScenarioResult[], machine: string): string {
+  return [
+    '# Reliability under load',
+    '',
+    "Generated by `npm run load` (`test/load/load.ts`); do not edit by hand. Each seed story's server",
+    '(the unwedge version) is driven on loopback at a fixed rate while the faults of its story happen;',
+    'a health route is probed every 20 ms throughout, and an answer slower than 100 ms counts as a stall.',
+    '',
+    `Machine: ${machine}.`,
+    '',
+    '| scenario | faults | requests | replies | health p50 / p99 / max | stalls > 100 ms | after |',
+    '|---|---|---:|---|---|---:|---|',
+    ...results.map(
+      (r) =>
+        `| ${r.scenario} | ${r.faults} | ${r.sent} in ${r.seconds} s | ${Object.entries(r.replies)
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', ')} | ${r.health.p50} / ${r.health.p99} / ${r.health.max} ms | ${r.stalls} | ${r.after} |`,
+    ),
+    '',
+  ].join('\n');
+}
+
+if (import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const i = process.argv.indexOf('--seconds');
+  const seconds = i === -1 ? 20 : Number(process.argv[i + 1]);
+  const results = await loadTest({ seconds, log: (line) => process.stderr.write(`${line}\n`) });
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+  const page = reliabilityPage(results, machine);
+  writeFileSync(new URL('../../docs/reliability.md', import.meta.url), page);
+  console.log(page);
+  process.exitCode = results.every((r) => r.stalls === 0) ? 0 : 1;
+}
