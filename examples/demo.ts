@@ -1,9 +1,12 @@
 // The hang lab: runs every seed story end to end on loopback, the naive code first and then the
 // unwedge version, and prints one table. Exits non-zero if an unwedge version fails to cure its story.
 //
-//   npm run demo
+//   npm run demo              (the table)
+//   npm run demo -- --plot    (also writes docs/hang-lab.svg)
+import { writeFileSync } from 'node:fs';
 import { appLifespanStory } from './app-lifespan.js';
 import { connectTimeoutStory } from './connect-timeout.js';
+import { type Panel, renderSvg } from './lib/plot.js';
 import { storageFanOutStory } from './storage-fan-out.js';
 import { stuckQueueStory } from './stuck-queue-server.js';
 
@@ -12,6 +15,8 @@ interface Row {
   naive: string;
   unwedge: string;
   cured: boolean;
+  /** The health route probed while the story ran, for the plot. */
+  health?: Omit<Panel, 'title'>;
 }
 
 const stories: Array<{ id: string; run: () => Promise<Row> }> = [
@@ -24,6 +29,12 @@ const stories: Array<{ id: string; run: () => Promise<Row> }> = [
         naive: `request: no answer in ${r.naive.stuck.ms} ms; /healthz max ${r.naive.healthz.max} ms`,
         unwedge: `request: ${r.timeout.stuck.status} in ${r.timeout.stuck.ms} ms naming the full queue; with consume(): ${r.supervised.stuck.status}`,
         cured: r.cured,
+        health: {
+          naive: r.naive.healthz,
+          unwedge: r.timeout.healthz,
+          naiveNote: `the request hung (no answer in ${r.naive.stuck.ms} ms)`,
+          unwedgeNote: `${r.timeout.stuck.status} in ${r.timeout.stuck.ms} ms`,
+        },
       };
     },
   },
@@ -36,6 +47,12 @@ const stories: Array<{ id: string; run: () => Promise<Row> }> = [
         naive: `request: no answer in ${r.naive.ms} ms; ${r.naive.openConnections} db connects left hanging`,
         unwedge: `request: 504 in ${r.unwedge.ms} ms; ${r.unwedge.openConnections} left; /health p99 ${r.unwedge.health.p99} ms`,
         cured: r.cured,
+        health: {
+          naive: r.naive.health,
+          unwedge: r.unwedge.health,
+          naiveNote: `the request hung (no answer in ${r.naive.ms} ms)`,
+          unwedgeNote: `504 in ${r.unwedge.ms} ms`,
+        },
       };
     },
   },
@@ -84,4 +101,9 @@ const line = (r: Row, mark: string) =>
 console.log(line(header, 'cured'));
 console.log(widths.map((w) => '─'.repeat(w)).join('─┼─') + '─┼──────');
 for (const row of rows) console.log(line(row, row.cured ? 'yes' : 'NO'));
+if (process.argv.includes('--plot')) {
+  const panels: Panel[] = rows.flatMap((r) => (r.health ? [{ title: r.story, ...r.health }] : []));
+  writeFileSync(new URL('../docs/hang-lab.svg', import.meta.url), renderSvg(panels));
+  console.log(`wrote docs/hang-lab.svg (${panels.length} stories)`);
+}
 process.exitCode = rows.every((r) => r.cured) ? 0 : 1;

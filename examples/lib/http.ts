@@ -89,11 +89,16 @@ export function get(port: number, path: string, limitMs = 2_000): Promise<Reply>
 /** Probes `path` every `everyMs` until stopped; reports latencies in ms (a missed answer counts as its limit). */
 export function probe(port: number, path = '/health', everyMs = 20) {
   const latencies: number[] = [];
+  const series: Array<[number, number]> = [];
+  const started = performance.now();
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
+      const sent = performance.now();
       const reply = await get(port, path, 1_000);
-      latencies.push(reply.status === 200 ? reply.ms : 1_000);
+      const ms = reply.status === 200 ? reply.ms : 1_000;
+      latencies.push(ms);
+      series.push([round(sent - started), round(ms)]);
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
   })();
@@ -101,7 +106,7 @@ export function probe(port: number, path = '/health', everyMs = 20) {
     async stop() {
       stopped = true;
       await loop;
-      return summarize(latencies);
+      return { ...summarize(latencies), series };
     },
   };
 }
@@ -113,6 +118,8 @@ export interface Latency {
   max: number;
   /** Answers slower than 100 ms: a stall anyone would notice. */
   stalls: number;
+  /** With `probe`: each answer as [ms since the probe started, latency ms], for plotting. */
+  series?: Array<[number, number]>;
 }
 
 export function summarize(values: number[]): Latency {
