@@ -14,7 +14,7 @@ const W = 460;
 const H = 170;
 const PAD = { left: 46, right: 12, top: 40, bottom: 44 };
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -31,7 +31,7 @@ function panel(p: Panel, x0: number, y0: number): string {
           .map(([t, ms]) => `${px(t).toFixed(1)},${py(ms).toFixed(1)}`)
           .join(' ')}"/>`;
   return [
-    `<text x="${x0 + 8}" y="${y0 + 16}" font-weight="bold">${escape(p.title)}</text>`,
+    `<text x="${x0 + 8}" y="${y0 + 16}" font-weight="bold">${escapeXml(p.title)}</text>`,
     `<line x1="${px(0)}" y1="${py(0)}" x2="${px(tMax)}" y2="${py(0)}" stroke="#999"/>`,
     `<line x1="${px(0)}" y1="${py(0)}" x2="${px(0)}" y2="${py(yMax)}" stroke="#999"/>`,
     `<text x="${px(0) - 4}" y="${py(yMax) + 4}" text-anchor="end" font-size="10">${Math.round(yMax)} ms</text>`,
@@ -39,8 +39,8 @@ function panel(p: Panel, x0: number, y0: number): string {
     `<text x="${px(tMax)}" y="${py(0) + 12}" text-anchor="end" font-size="10">${(tMax / 1000).toFixed(1)} s</text>`,
     line(p.naive?.series ?? [], '#c0392b'),
     line(p.unwedge?.series ?? [], '#27ae60'),
-    `<text x="${x0 + 8}" y="${y0 + H - 20}" font-size="11" fill="#c0392b">naive: ${escape(p.naiveNote)}</text>`,
-    `<text x="${x0 + 8}" y="${y0 + H - 6}" font-size="11" fill="#27ae60">unwedge: ${escape(p.unwedgeNote)}</text>`,
+    `<text x="${x0 + 8}" y="${y0 + H - 20}" font-size="11" fill="#c0392b">naive: ${escapeXml(p.naiveNote)}</text>`,
+    `<text x="${x0 + 8}" y="${y0 + H - 6}" font-size="11" fill="#27ae60">unwedge: ${escapeXml(p.unwedgeNote)}</text>`,
   ].join('\n');
 }
 
