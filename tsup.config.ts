@@ -1,13 +1,15 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts' },
+  entry: { index: 'src/index.ts', redis: 'src/redis/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
   sourcemap: true,
   target: 'node20',
   platform: 'node',
-  splitting: false,
+  // Shared chunks, so that `unwedge` and `unwedge/redis` share one copy of the error classes
+  // (`instanceof TimeoutError` holds across entries), in CJS as in ESM.
+  splitting: true,
   treeshake: true,
 });

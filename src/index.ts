@@ -2,6 +2,7 @@
 export {
   ClosedError,
   DeadlockError,
+  LeaseLostError,
   QueueFullError,
   TimeoutError,
   UnwedgeError,

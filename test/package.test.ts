@@ -71,6 +71,30 @@ test('the packed tarball requires from CommonJS', async () => {
   );
 });
 
+// A client stub is enough here: close() settles without Redis, and acquire() on a closed
+// semaphore rejects with ClosedError, which must be the same class `unwedge` exports.
+const sharedErrors = (load: string) => `
+${load}
+const client = { evalsha() {}, duplicate() { return { on() {}, disconnect() {}, subscribe: async () => {} }; }, status: 'ready', on() {} };
+const sem = new RedisSemaphore(client, { key: 'k', permits: 1 });
+await sem.close().catch(() => {});
+const error = await sem.acquire().catch((e) => e);
+console.log(error instanceof ClosedError, error.code);
+`;
+
+test('unwedge/redis shares the error classes of unwedge, from ESM and from CommonJS', async () => {
+  await writeFile(
+    join(dir, 'shared.mjs'),
+    sharedErrors(`import { ClosedError } from 'unwedge';\nimport { RedisSemaphore } from 'unwedge/redis';`),
+  );
+  expect((await run(process.execPath, ['shared.mjs'], dir)).trim()).toBe('true ERR_UNWEDGE_CLOSED');
+  await writeFile(
+    join(dir, 'shared.cjs'),
+    `(async () => {${sharedErrors(`const { ClosedError } = require('unwedge');\nconst { RedisSemaphore } = require('unwedge/redis');`)}})();`,
+  );
+  expect((await run(process.execPath, ['shared.cjs'], dir)).trim()).toBe('true ERR_UNWEDGE_CLOSED');
+});
+
 test('the tarball ships no runtime dependencies', async () => {
   const manifest = JSON.parse(
     await run(process.execPath, ['-p', 'JSON.stringify(require("unwedge/package.json"))'], dir),

@@ -1,0 +1,70 @@
+// A service instance for the cross-process tests, run as `node --import tsx child.ts <json>`.
+//   fanout: prints "ready", waits for "go" on stdin, then sends `calls` calls at once through one RedisSemaphore;
+//           each call counts itself in flight in Redis (and the peak), then prints a JSON summary.
+//   local:  the same through a module-level in-process Semaphore: the per-process-limit hazard.
+//   hold:   acquires `weight` permits, prints "held", and holds them until killed.
+import { Redis } from 'ioredis';
+import { RedisSemaphore } from '../../src/redis/index.js';
+import { Semaphore } from '../../src/semaphore.js';
+
+export interface ChildConfig {
+  mode: 'fanout' | 'local' | 'hold';
+  port: number;
+  key: string;
+  permits: number;
+  leaseMs: number;
+  calls?: number;
+  weight?: number;
+  /** Redis keys of the in-flight counter and its peak. */
+  inFlightKey?: string;
+  peakKey?: string;
+}
+
+export interface FanoutSummary {
+  ok: number;
+  failed: string[];
+}
+
+// INCR the in-flight counter and raise the peak to it, atomically.
+const ENTER = `
+local n = redis.call('INCR', KEYS[1])
+if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end
+return n`;
+
+const config = JSON.parse(process.argv[2]!) as ChildConfig;
+const client = new Redis(config.port, '127.0.0.1');
+const sem = new RedisSemaphore(client, { key: config.key, permits: config.permits, leaseMs: config.leaseMs });
+const local = new Semaphore(config.permits, { name: config.key });
+
+/** One storage call: counted in flight (and the peak) in Redis while it runs. */
+async function call(signal?: AbortSignal): Promise<void> {
+  await client.eval(ENTER, 2, config.inFlightKey!, config.peakKey!);
+  await new Promise((resolve) => setTimeout(resolve, 1 + Math.random() * 2));
+  await client.decr(config.inFlightKey!);
+  signal?.throwIfAborted(); // a lost lease would have let others in: count it as a failure
+}
+
+if (config.mode === 'hold') {
+  await sem.acquire({ weight: config.weight ?? config.permits });
+  process.stdout.write('held\n');
+} else {
+  await client.ping();
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => {
+    process.stdin.on('data', (chunk) => {
+      if (chunk.toString().includes('go')) resolve();
+    });
+  });
+  process.stdin.pause();
+  const summary: FanoutSummary = { ok: 0, failed: [] };
+  const calls = Array.from({ length: config.calls! }, () =>
+    (config.mode === 'local' ? local.run(() => call()) : sem.run((signal) => call(signal))).then(
+      () => summary.ok++,
+      (error: unknown) => summary.failed.push(String(error)),
+    ),
+  );
+  await Promise.all(calls);
+  await sem.close();
+  await client.quit();
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+}
