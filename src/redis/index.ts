@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
 import * as check from '../core/validate.js';
-import { bound, fail, park, settle, Waiter, type WaitHost } from '../core/wait.js';
+import { bound, fail, park, settle, Waiter } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { ClosedError, LeaseLostError, TimeoutError, UnwedgeError } from '../errors.js';
 import type { AcquireOptions, Permit, SemaphoreLike } from '../semaphore.js';
