@@ -1,7 +1,13 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', redis: 'src/redis/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    redis: 'src/redis/index.ts',
+    'adapters/piscina': 'src/adapters/piscina.ts',
+    'adapters/p-queue': 'src/adapters/p-queue.ts',
+    'adapters/p-limit': 'src/adapters/p-limit.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { fanOutBench, lazyFanOutBench } from './fan-out.js';
 import { gcExposed, type Measured, table } from './harness.js';
 import { abortBench, growthBench, limiterBench, memoryBench } from './limiter.js';
+import './pool.js'; // adds WorkerPool.run to the limiter workloads
 import { queueBench } from './queue.js';
 import { semaphorePairsBench } from './semaphore.js';
 

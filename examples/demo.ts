@@ -8,6 +8,7 @@ import { appLifespanStory } from './app-lifespan.js';
 import { connectTimeoutStory } from './connect-timeout.js';
 import { type Panel, renderSvg } from './lib/plot.js';
 import { storageFanOutStory } from './storage-fan-out.js';
+import { streamRouteStory } from './stream-route.js';
 import { stuckQueueStory } from './stuck-queue-server.js';
 
 interface Row {
@@ -20,6 +21,24 @@ interface Row {
 }
 
 const stories: Array<{ id: string; run: () => Promise<Row> }> = [
+  {
+    id: 'seed 000: pool drain on client disconnect',
+    run: async () => {
+      const r = await streamRouteStory();
+      return {
+        story: 'seed 000: pool drain on client disconnect',
+        naive: `/health max ${r.naive.health.max} ms; ${r.naive.tasksLeft} hung tasks hold slots, ${r.naive.tasksQueued} queued`,
+        unwedge: `/health max ${r.unwedge.health.max} ms; ${r.unwedge.tasksLeft} tasks left after the clients left`,
+        cured: r.cured,
+        health: {
+          naive: r.naive.health,
+          unwedge: r.unwedge.health,
+          naiveNote: `${r.naive.tasksLeft} hung tasks keep the pool full; /health waits for a slot`,
+          unwedgeNote: `disconnect aborts the request's tasks: ${r.unwedge.tasksLeft} left`,
+        },
+      };
+    },
+  },
   {
     id: 'seed 001: put on a full queue whose consumer died',
     run: async () => {

@@ -19,6 +19,17 @@ export {
   type PoolLike,
 } from './fan-out.js';
 export {
+  type Pool,
+  type PoolIdleOptions,
+  type PoolOptions,
+  type PoolRunOptions,
+  type PoolShutdownOptions,
+  type PoolShutdownReport,
+  type PoolTask,
+  WorkerPool,
+  type WorkerPoolOptions,
+} from './pool.js';
+export {
   BoundedQueue,
   type BoundedQueueOptions,
   type ConsumeOptions,

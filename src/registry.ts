@@ -46,8 +46,11 @@ export type TaskState = 'running' | 'cancelled' | 'timed-out' | 'shutting-down';
 
 /** A snapshot of a task, as {@link TaskRegistry.list} and `onError` give it. */
 export interface TaskInfo {
+  /** Unique within its registry, increasing in spawn order. */
   readonly id: number;
+  /** The name given to `spawn`. */
   readonly name: string;
+  /** Where the task is in its life. */
   readonly state: TaskState;
   /** Milliseconds since the task was spawned. */
   readonly ageMs: number;
@@ -57,6 +60,7 @@ export interface TaskInfo {
 export interface Task<T> {
   /** Unique within its registry, increasing in spawn order. */
   readonly id: number;
+  /** The name given to `spawn`, shown in failure reports and `list()`. */
   readonly name: string;
   /** When it was spawned, as `Date.now()`. */
   readonly startedAt: number;
@@ -80,7 +84,12 @@ export interface RegistryShutdownReport {
   /** Tasks that settled by the deadline without a failure, by name. */
   cancelled: string[];
   /** Tasks that failed by the deadline (each was also reported to `onError` or stderr). */
-  failed: Array<{ name: string; error: unknown }>;
+  failed: Array<{
+    /** The task's name. */
+    name: string;
+    /** What it threw or rejected with. */
+    error: unknown;
+  }>;
   /** Tasks still running at the deadline, having ignored the abort, by name. */
   stragglers: string[];
 }

@@ -1,0 +1,81 @@
+// A front for a p-limit limiter (7.x): the limiter keeps its order and limit, and the front gives
+// it the pool contract. p-limit's own `clearQueue()` drops queued calls and leaves their promises
+// pending forever; through the front, every `run()` settles, on shutdown included.
+import * as check from '../core/validate.js';
+import {
+  BasePool,
+  type Job,
+  type Pool,
+  type PoolOptions,
+  type PoolRunOptions,
+  type PoolTask,
+} from '../pool.js';
+
+/** What the front uses of a `pLimit()` limiter: pass the limiter itself (p-limit is never imported here). */
+export interface LimitLike {
+  (fn: () => unknown): Promise<unknown>;
+  /** Calls running. */
+  readonly activeCount: number;
+  /** Calls waiting. */
+  readonly pendingCount: number;
+  /** How many calls run at once. */
+  concurrency: number;
+}
+
+/**
+ * Gives a `pLimit` limiter the pool contract: `run()` with `signal`, `timeout` and `queueTimeout`
+ * that settles at once on abort, timeout or shutdown, `shutdown()` that never waits on hung work,
+ * and `idle()`. Tasks still wait in the limiter and count against its `concurrency`. p-limit cannot
+ * remove a queued call, so a withdrawn task's `run()` settles at once while its entry stays in the
+ * limiter until it is reached, then returns without calling the task (`maxQueue` counts those
+ * entries, so they stay bounded).
+ *
+ * @example
+ * ```ts
+ * import pLimit from 'p-limit';
+ * import { LimitPool } from 'unwedge/p-limit';
+ * const pool = new LimitPool(pLimit(8), { name: 'uploads', maxQueue: 100 });
+ * await pool.run((signal) => fetch('http://127.0.0.1:9000/upload', { method: 'POST', signal }), { queueTimeout: 1_000 });
+ * await pool.shutdown();
+ * ```
+ */
+export class LimitPool extends BasePool implements Pool {
+  /** @param limit the limiter to front; its other callers keep sharing its limit. */
+  constructor(
+    private readonly limit: LimitLike,
+    options?: PoolOptions,
+  ) {
+    super(check.options<PoolOptions>(options));
+    check.func(limit, 'limit');
+  }
+
+  /** The limiter's concurrency. Setting it sets the limiter's. */
+  get concurrency(): number {
+    return this.limit.concurrency;
+  }
+
+  set concurrency(value: number) {
+    this.limit.concurrency = check.integerOrInfinity(value, 'concurrency', 1);
+  }
+
+  /** As `WorkerPool.run`, with the wait for a slot spent in the limiter. */
+  run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
+    return this.submit(task, options) as Promise<Awaited<T>>;
+  }
+
+  protected slotFree(): boolean {
+    return false;
+  }
+
+  protected override startsAtOnce(): boolean {
+    return this.limit.pendingCount === 0 && this.limit.activeCount < this.limit.concurrency;
+  }
+
+  protected override backlog(): number {
+    return this.limit.pendingCount;
+  }
+
+  protected override enqueued(job: Job): void {
+    this.limit(() => this.begin(job)).then(undefined, (error: unknown) => this.lost(job, error));
+  }
+}

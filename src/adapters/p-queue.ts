@@ -1,0 +1,103 @@
+// A front for a p-queue `PQueue` (9.x): the queue keeps its order and limit, and the front gives it
+// the pool contract. p-queue's own `clear()` drops queued tasks and leaves the promises it handed
+// out pending forever; through the front, every `run()` settles, on shutdown included.
+import * as check from '../core/validate.js';
+import {
+  BasePool,
+  type Job,
+  type Pool,
+  type PoolOptions,
+  type PoolRunOptions,
+  type PoolTask,
+} from '../pool.js';
+
+/** What the front uses of a `PQueue`: pass the queue itself (p-queue is never imported here). */
+export interface PQueueLike {
+  /** Queues `fn`; `signal` withdraws it while it is queued. */
+  add(fn: () => unknown, options?: { signal?: AbortSignal }): Promise<unknown>;
+  /** Tasks waiting in the queue. */
+  readonly size: number;
+  /** Tasks running. */
+  readonly pending: number;
+  /** How many tasks run at once. */
+  concurrency: number;
+}
+
+// The reason a queued entry is withdrawn from p-queue with; nobody sees it (the front has already
+// settled that run()).
+const WITHDRAWN = 'unwedge: withdrawn from the queue';
+
+/**
+ * Gives a `PQueue` the pool contract: `run()` with `signal`, `timeout` and `queueTimeout` that
+ * settles at once on abort, timeout or shutdown, `shutdown()` that never waits on hung work, and
+ * `idle()`. Tasks still wait in the queue in its own order (priorities included) and count against
+ * its `concurrency`; a queued task that is withdrawn leaves the queue at once. Don't set the queue's
+ * own `timeout`: it frees a slot while the task still runs; use the front's instead.
+ *
+ * @example
+ * ```ts
+ * import PQueue from 'p-queue';
+ * import { PQueuePool } from 'unwedge/p-queue';
+ * const pool = new PQueuePool(new PQueue({ concurrency: 4 }), { name: 'thumbnails' });
+ * const body = await pool.run((signal) => fetch('http://127.0.0.1:9000/a.png', { signal }), { timeout: 5_000 });
+ * await pool.shutdown(); // every promise the front handed out settles
+ * ```
+ */
+export class PQueuePool extends BasePool implements Pool {
+  /** Queued jobs → the controller that takes their entry out of the queue. */
+  private readonly withdraw = new Map<Job, AbortController>();
+
+  /** @param queue the `PQueue` to front; its other users keep sharing its limit. */
+  constructor(
+    private readonly queue: PQueueLike,
+    options?: PoolOptions,
+  ) {
+    super(check.options<PoolOptions>(options));
+    if (typeof queue?.add !== 'function') check.func(queue?.add, 'queue.add');
+  }
+
+  /** The queue's concurrency. Setting it sets the queue's. */
+  get concurrency(): number {
+    return this.queue.concurrency;
+  }
+
+  set concurrency(value: number) {
+    this.queue.concurrency = check.integerOrInfinity(value, 'concurrency', 1);
+  }
+
+  /** As `WorkerPool.run`, with the wait for a slot spent in the queue. */
+  run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
+    return this.submit(task, options) as Promise<Awaited<T>>;
+  }
+
+  protected slotFree(): boolean {
+    return false;
+  }
+
+  protected override startsAtOnce(): boolean {
+    return this.queue.size === 0 && this.queue.pending < this.queue.concurrency;
+  }
+
+  protected override backlog(): number {
+    return this.queue.size;
+  }
+
+  protected override enqueued(job: Job): void {
+    // A controller for the queued phase only: aborting it makes p-queue drop the entry. Once the
+    // task runs it is never aborted (p-queue would free the slot while the task still runs).
+    const queued = new AbortController();
+    this.withdraw.set(job, queued);
+    const start = () => {
+      this.withdraw.delete(job);
+      return this.begin(job);
+    };
+    this.queue.add(start, { signal: queued.signal }).then(undefined, (error: unknown) => {
+      this.withdraw.delete(job);
+      this.lost(job, error);
+    });
+  }
+
+  protected override dropped(job: Job): void {
+    this.withdraw.get(job)?.abort(WITHDRAWN);
+  }
+}

@@ -1,0 +1,150 @@
+// A front for a piscina pool (5.x): the front keeps the line (bounded, FIFO, cancellable) and hands
+// piscina a task only when a worker is free, so `run()` gets the pool contract. Shutdown without
+// drain ends the worker threads through piscina's own destroy(), including a thread stuck in
+// synchronous code, which an abort alone cannot make the process let go of.
+import * as check from '../core/validate.js';
+import {
+  type Pool,
+  type PoolIdleOptions,
+  type PoolOptions,
+  type PoolRunOptions,
+  type PoolShutdownOptions,
+  type PoolShutdownReport,
+  WorkerPool,
+} from '../pool.js';
+
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
+
+/** What the front uses of a `Piscina` instance: pass the pool itself (piscina is never imported here). */
+export interface PiscinaLike<In, Out> {
+  // `transferList` is typed `never[]` so that any piscina version's own list type accepts it.
+  /** Runs `task` on a worker thread; `signal` aborts it. */
+  run(
+    task: In,
+    options?: { signal?: AbortSignal; name?: string | null; transferList?: readonly never[] },
+  ): Promise<Out>;
+  /** Ends every worker thread, even one stuck in synchronous code. */
+  destroy(): Promise<void>;
+  /** The pool's sizing, from which the front takes its concurrency. */
+  readonly options: {
+    /** Worker threads at most. */
+    readonly maxThreads: number;
+    /** Tasks one worker runs at once. */
+    readonly concurrentTasksPerWorker: number;
+  };
+}
+
+/** Options of {@link PiscinaPool}. */
+export interface PiscinaPoolOptions extends PoolOptions {
+  /** Tasks handed to piscina at once. Default: its `maxThreads × concurrentTasksPerWorker`. */
+  concurrency?: number;
+}
+
+/** Options of {@link PiscinaPool.run}: the pool's, plus piscina's own per-task options. */
+export interface PiscinaRunOptions extends PoolRunOptions {
+  /** The worker's exported function to call (piscina's `name`). */
+  name?: string;
+  /** Passed to piscina as is. */
+  transferList?: readonly unknown[];
+}
+
+/**
+ * Gives a `Piscina` the pool contract: `run(input)` with `signal`, `timeout` and `queueTimeout`
+ * that settles at once on abort, timeout or shutdown (piscina terminates the thread of an aborted
+ * task), a bounded FIFO line with `maxQueue`, `idle()`, and `shutdown()` that ends the worker
+ * threads with piscina's `destroy()` once its tasks are cancelled or drained: a worker stuck in
+ * `while (true) {}` no longer keeps the process alive.
+ *
+ * @example
+ * ```ts
+ * import Piscina from 'piscina';
+ * import { PiscinaPool } from 'unwedge/piscina';
+ * const pool = new PiscinaPool(new Piscina({ filename: new URL('./resize.mjs', import.meta.url).href }), {
+ *   name: 'resize',
+ *   timeout: 2_000,
+ * });
+ * const thumbnail = await pool.run({ path: 'a.png', width: 64 });
+ * await pool.shutdown(); // the threads are gone when this resolves
+ * ```
+ */
+export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
+  private readonly pool: WorkerPool;
+  private destroyed: Promise<void> | undefined;
+
+  constructor(
+    private readonly piscina: PiscinaLike<In, Out>,
+    options?: PiscinaPoolOptions,
+  ) {
+    const o = check.options<PiscinaPoolOptions>(options);
+    if (typeof piscina?.run !== 'function') check.func(piscina?.run, 'piscina.run');
+    const { maxThreads, concurrentTasksPerWorker } = piscina.options;
+    this.pool = new WorkerPool({ ...o, concurrency: o.concurrency ?? maxThreads * concurrentTasksPerWorker });
+  }
+
+  /** Tasks handed to piscina at once. */
+  get concurrency(): number {
+    return this.pool.concurrency;
+  }
+
+  /** Tasks running in a worker thread (abandoned ones included). */
+  get active(): number {
+    return this.pool.active;
+  }
+
+  /** Tasks waiting for a worker. */
+  get queued(): number {
+    return this.pool.queued;
+  }
+
+  /** Tasks whose `run()` already rejected and that piscina has not yet let go of. */
+  get abandoned(): number {
+    return this.pool.abandoned;
+  }
+
+  /** Whether `shutdown()` was called. */
+  get closed(): boolean {
+    return this.pool.closed;
+  }
+
+  /**
+   * Runs `input` in a worker thread once a worker is free and every earlier task has started, and
+   * settles like it. The waits and their endings are those of {@link WorkerPool.run}; an abort or
+   * timeout while running makes piscina terminate that worker thread.
+   */
+  run(input: In, options?: PiscinaRunOptions): Promise<Out> {
+    let name: string | undefined;
+    let transferList: readonly unknown[] | undefined;
+    let rest: PoolRunOptions;
+    try {
+      ({ name, transferList, ...rest } = check.options<PiscinaRunOptions>(options));
+      check.string(name, 'options.name');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const list = transferList as readonly never[] | undefined;
+    const task = (signal: AbortSignal) => this.piscina.run(input, { signal, name, transferList: list });
+    return this.pool.run(task, rest);
+  }
+
+  /**
+   * Shuts down as {@link WorkerPool.shutdown} does, then destroys the piscina pool, which
+   * terminates every worker thread, busy or not. Resolves once the threads have exited;
+   * `stillRunning` counts tasks piscina had not let go of by then.
+   */
+  async shutdown(options?: PoolShutdownOptions): Promise<PoolShutdownReport> {
+    const report = await this.pool.shutdown(options);
+    this.destroyed ??= this.piscina.destroy().catch(() => {});
+    await this.destroyed;
+    return { ...report, stillRunning: this.pool.active };
+  }
+
+  /** Waits as {@link WorkerPool.idle} does. */
+  idle(options?: PoolIdleOptions): Promise<void> {
+    return this.pool.idle(options);
+  }
+
+  /** Calls `shutdown()`, so that `await using pool = new PiscinaPool(...)` works. */
+  async [asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}

@@ -1,0 +1,747 @@
+// A pool of running tasks whose callers never wait on hung work (seed 000: a route's executor
+// shutdown waited for workers hung on network I/O, and the server stopped answering). run()
+// settles on the task's outcome, its abort, its timeout or the pool's shutdown, whichever comes
+// first; a task that ignores its signal keeps its slot until it really settles, so the limit holds.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { inspect } from 'node:util';
+import { startTimer } from './core/timer.js';
+import * as check from './core/validate.js';
+import { disarm, fail, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { WaiterList } from './core/waiters.js';
+import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
+
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
+
+/** Work for a pool: called with a signal that aborts when its caller stops waiting for it. */
+export type PoolTask<T> = (signal: AbortSignal) => T | PromiseLike<T>;
+
+/** Options of {@link WorkerPool.run}. */
+export interface PoolRunOptions {
+  /** Withdraws the task when aborted: rejects with exactly `signal.reason` and aborts the task's signal. */
+  signal?: AbortSignal;
+  /** Bounds the run from its start, in ms (`TimeoutError`). Default: the pool's `timeout`. */
+  timeout?: number;
+  /** Bounds the wait for a slot, in ms (`TimeoutError`, the task never starts); `0`: only if free now. */
+  queueTimeout?: number;
+}
+
+/** Options of {@link WorkerPool.shutdown}. */
+export interface PoolShutdownOptions {
+  /** Let queued tasks run (until `timeout`) instead of cancelling them. Default `false`. */
+  drain?: boolean;
+  /** How long to wait for started tasks to settle, in ms. Default 0, or 10,000 with `drain`. */
+  timeout?: number;
+}
+
+/** What a {@link WorkerPool.shutdown} call did. */
+export interface PoolShutdownReport {
+  /** Queued tasks it rejected with a `ClosedError` before they started. */
+  readonly cancelled: number;
+  /** Running tasks whose signal it aborted (their `run()` rejected at once). */
+  readonly aborted: number;
+  /** Started tasks that had not settled when the returned promise resolved. */
+  readonly stillRunning: number;
+}
+
+/** Options of {@link WorkerPool.idle}. */
+export interface PoolIdleOptions {
+  /** Gives up after this many ms with a `TimeoutError`. */
+  timeout?: number;
+  /** Gives up when aborted, rejecting with exactly `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** The contract every pool in unwedge keeps: {@link WorkerPool} and the fronts in `unwedge/*`. */
+export interface Pool<In = PoolTask<unknown>> {
+  /** Runs `task` on a slot; settles by its result, its timeout, its signal or the pool's shutdown. */
+  run(task: In, options?: PoolRunOptions): Promise<unknown>;
+  /** Stops taking tasks, cancels the queued and aborts the running; resolves by `timeout` at the latest. */
+  shutdown(options?: PoolShutdownOptions): Promise<PoolShutdownReport>;
+  /** Resolves when nothing is queued or running (at once if already so); `TimeoutError` after `timeout`. */
+  idle(options?: PoolIdleOptions): Promise<void>;
+  /** Tasks holding a slot now (abandoned ones included). */
+  readonly active: number;
+  /** Tasks waiting for a slot. */
+  readonly queued: number;
+  /** Tasks whose `run()` already rejected (abort, timeout, shutdown) but which have not settled. */
+  readonly abandoned: number;
+  /** Whether `shutdown()` was called. */
+  readonly closed: boolean;
+  /** `shutdown()` for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Options every pool takes. */
+export interface PoolOptions {
+  /** Shown in errors, e.g. `"rss-fetch"`. */
+  name?: string;
+  /** How many tasks may wait for a slot: a safe integer >= 0 or `Infinity`. Default 1024. */
+  maxQueue?: number;
+  /** Default `timeout` of every `run()`, in ms. Default: none. */
+  timeout?: number;
+  /**
+   * Also recognise a nested `run()` made after an `await` without the parent's signal, through
+   * `AsyncLocalStorage`. Off by default: on Node 20 an active `AsyncLocalStorage` slows every
+   * promise in the process (measured in bench/pool.ts).
+   */
+  asyncContext?: boolean;
+  /** Receives the failure of a task whose `run()` had already rejected. Default: stderr. */
+  onError?: (error: unknown) => void;
+}
+
+/** Options of {@link WorkerPool}. */
+export interface WorkerPoolOptions extends PoolOptions {
+  /** How many tasks run at once: a positive safe integer. */
+  concurrency: number;
+}
+
+type Lifecycle = 'open' | 'draining' | 'closed';
+const QUEUED = 0;
+const RUNNING = 1;
+const ABANDONED = 2;
+const DONE = 3;
+type JobState = typeof QUEUED | typeof RUNNING | typeof ABANDONED | typeof DONE;
+
+/**
+ * @internal One `run()`: queued as a waiter, then running (or abandoned), then done. A plain job
+ * (no signal, no limits, no parent, a task that takes no parameter) has nothing more, so that a
+ * long line stays small: heap bytes per queued task drive its cost, through the garbage collector
+ * (bench/pool.ts). Anything else is an {@link OwnJob}.
+ */
+export class Job extends Waiter<unknown> {
+  /** The task until it is called; then where the job is (one field less per queued task). */
+  private task: PoolTask<unknown> | JobState;
+
+  constructor(fn: PoolTask<unknown>) {
+    super();
+    this.task = fn;
+    this.resolve = noop;
+  }
+
+  get state(): JobState {
+    return typeof this.task === 'function' ? QUEUED : this.task;
+  }
+
+  set state(state: Exclude<JobState, typeof QUEUED>) {
+    this.task = state;
+  }
+
+  /** The task, while the job is queued. */
+  get fn(): PoolTask<unknown> {
+    return this.task as PoolTask<unknown>;
+  }
+
+  static {
+    // A job keeps only its promise's resolve function and rejects by resolving with a thenable
+    // that rejects (a microtask later). The reject function that `new Promise` (in `park` too)
+    // hands over is dropped by this setter: one function and one field less per queued task, a
+    // fifth of its heap, which took WorkerPool.run from 1.45x to 1.0x the floor (bench/pool.ts).
+    Object.defineProperty(Job.prototype, 'reject', {
+      get(this: Job) {
+        return (reason: unknown) => this.resolve(new Rejection(reason));
+      },
+      set: noop,
+    });
+  }
+}
+
+/** A thenable that rejects with `reason`: resolving a promise with it rejects that promise. */
+class Rejection {
+  constructor(private readonly reason: unknown) {}
+  // biome-ignore lint/suspicious/noThenProperty: this is a thenable on purpose (see Job).
+  then(_: unknown, reject: (reason: unknown) => void): void {
+    reject(this.reason);
+  }
+}
+
+/** @internal A job with its own signal and limits, or run on its parent's slot. */
+export class OwnJob extends Job {
+  /** The task's own controller, from its start. */
+  controller: AbortController | undefined = undefined;
+  /** The job whose slot this one runs on (a nested submission), or `undefined`: its own slot. */
+  root: Job | undefined = undefined;
+
+  constructor(
+    fn: PoolTask<unknown>,
+    /** Bounds the run from its start. */
+    readonly timeout: number | undefined,
+    /** Bounded the wait for a slot (for the error message). */
+    readonly queueTimeout: number | undefined,
+  ) {
+    super(fn);
+  }
+}
+
+/** `idle()` and `shutdown()` waits: `drain` is undefined for `idle()`. */
+class Watcher extends Waiter<void> {
+  cancelled = 0;
+  aborted = 0;
+  stillRunning = 0;
+  constructor(
+    readonly timeout: number | undefined,
+    readonly drain: boolean | undefined,
+  ) {
+    super();
+  }
+}
+
+function noop(): void {}
+
+// The job whose task is running synchronously right now, and its pool: a run() made in that window
+// is the task's child (the common `Promise.all(items.map((i) => pool.run(...)))` at its top).
+let current: Job | undefined;
+let currentPool: BasePool | undefined;
+// new Promise(capture) hands its resolvers to `capturing` without a closure per run().
+let capturing: Job;
+function capture(resolve: (value: unknown) => void): void {
+  capturing.resolve = resolve;
+}
+
+/**
+ * @internal What {@link WorkerPool} and the fronts share: option checks, nesting, the running
+ * phase (signal, timeout, abandonment), `shutdown` and `idle`. Subclasses decide when a queued
+ * job starts.
+ */
+export abstract class BasePool implements WaitHost<Job> {
+  /** The name given in the options, if any. */
+  readonly name: string | undefined;
+  /** @internal Jobs waiting for a slot, oldest first. */
+  readonly waiters = new WaiterList<Job>();
+  /** @internal Jobs started and not settled (abandoned ones included). */
+  protected readonly running = new WaiterList<Job>();
+  protected state: Lifecycle = 'open';
+  /** Slots in use. */
+  protected used = 0;
+  protected readonly maxQueue: number;
+  protected readonly timeout: number | undefined;
+  private abandonedJobs = 0;
+  /** The signal of every task that has no abort source of its own but shutdown (see `start`). */
+  private shared: AbortController | undefined;
+  /** Parents with unsettled children → how many: their slot is freed when the last one settles. */
+  private family: Map<Job, number> | undefined;
+  /** Task signal → job, to recognise a child submitted with its parent's signal. */
+  private readonly owners = new WeakMap<AbortSignal, Job>();
+  protected readonly context: AsyncLocalStorage<Job> | undefined;
+  private readonly onError: (error: unknown) => void;
+  private readonly watchers: WaitHost<Watcher>;
+
+  constructor(options: PoolOptions) {
+    this.name = check.string(options.name, 'options.name');
+    this.maxQueue =
+      options.maxQueue === undefined
+        ? 1024
+        : check.integerOrInfinity(options.maxQueue, 'options.maxQueue', 0);
+    this.timeout = check.timeout(options.timeout, 'options.timeout');
+    this.context = check.boolean(options.asyncContext, 'options.asyncContext')
+      ? new AsyncLocalStorage<Job>()
+      : undefined;
+    const onError = options.onError;
+    this.onError =
+      onError === undefined
+        ? (error) =>
+            process.stderr.write(
+              `unwedge: ${this.label} task failed after its run() ended: ${inspect(error)}\n`,
+            )
+        : check.func(onError, 'options.onError');
+    this.watchers = {
+      waiters: new WaiterList<Watcher>(),
+      timeoutError: (w) => this.idleTimeoutError(w.timeout),
+      onLeave: (w) => this.watcherLeft(w),
+    };
+  }
+
+  /** How many tasks run at once. */
+  abstract get concurrency(): number;
+  abstract set concurrency(value: number);
+
+  /** Slots in use: tasks started and not yet settled, abandoned ones included. */
+  get active(): number {
+    return this.used;
+  }
+
+  /** Tasks waiting for a slot. */
+  get queued(): number {
+    return this.waiters.length;
+  }
+
+  /** Started tasks whose `run()` already rejected (abort, timeout, shutdown) but that have not settled. */
+  get abandoned(): number {
+    return this.abandonedJobs;
+  }
+
+  /** Whether `shutdown()` was called: `run()` accepts no new task. */
+  get closed(): boolean {
+    return this.state !== 'open';
+  }
+
+  /** @internal Slow path of `run()`: options, nesting, lifecycle, then start, queue or refuse. */
+  protected submit(task: PoolTask<unknown>, options: PoolRunOptions | undefined): Promise<unknown> {
+    let signal: AbortSignal | undefined;
+    let timeout = this.timeout;
+    let queueTimeout: number | undefined;
+    try {
+      check.func(task, 'task');
+      if (options !== undefined) {
+        const o = check.options<PoolRunOptions>(options);
+        signal = check.signal(o.signal, 'options.signal');
+        if (o.timeout !== undefined) timeout = check.timeout(o.timeout, 'options.timeout');
+        queueTimeout = check.timeout(o.queueTimeout, 'options.queueTimeout');
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const parent = this.parentHere(signal);
+    // A child without a signal of its own follows its parent's: it stops when the parent is aborted.
+    if (parent !== undefined && signal === undefined)
+      signal = parent instanceof OwnJob ? parent.controller!.signal : this.shared!.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    switch (this.state) {
+      case 'open':
+        break;
+      case 'draining':
+        // Work already running may still fan out while the pool drains.
+        if (parent === undefined) return Promise.reject(this.closedError('is shutting down'));
+        break;
+      case 'closed':
+        return Promise.reject(this.closedError('is shut down'));
+      default:
+        return unreachable(this.state);
+    }
+    if (timeout === 0) return Promise.reject(this.runTimeoutError(0));
+    if (parent !== undefined) {
+      // Seed 004: a parent waiting on children queued behind it deadlocks once every slot is a
+      // parent. A child runs at once on its parent's slot instead, which stays held until both settle.
+      const root = (parent instanceof OwnJob ? parent.root : undefined) ?? parent;
+      const child = new OwnJob(task, timeout, undefined);
+      child.root = root;
+      this.family ??= new Map();
+      this.family.set(root, (this.family.get(root) ?? 0) + 1);
+      return this.launch(child, signal);
+    }
+    if (this.slotFree()) {
+      this.used++;
+      return this.launch(
+        signal === undefined && timeout === undefined && task.length === 0
+          ? new Job(task)
+          : new OwnJob(task, timeout, undefined),
+        signal,
+      );
+    }
+    if (this.backlog() >= this.maxQueue) return Promise.reject(this.queueFullError());
+    if (queueTimeout === 0) {
+      if (!this.startsAtOnce()) return Promise.reject(this.queueTimeoutError(0));
+      queueTimeout = undefined;
+    }
+    const job =
+      signal === undefined && timeout === undefined && queueTimeout === undefined && task.length === 0
+        ? new Job(task)
+        : new OwnJob(task, timeout, queueTimeout);
+    const promise = park<unknown, Job>(this, job, signal, queueTimeout);
+    this.enqueued(job);
+    return promise;
+  }
+
+  /** @internal Starts `job` on a slot already counted; returns the promise `run()` hands out. */
+  protected launch(job: Job, signal: AbortSignal | undefined): Promise<unknown> {
+    job.signal = signal;
+    capturing = job;
+    const promise = new Promise(capture);
+    this.start(job);
+    return promise;
+  }
+
+  /**
+   * @internal Calls the task. An {@link OwnJob}'s signal is its own controller's; a plain job's is
+   * the pool's shared signal, which aborts exactly when its own would (only shutdown can abort it,
+   * with the same reason). Creating an AbortSignal costs more than the rest of a run() on Node 20
+   * (measured in bench/pool.ts), and a task that declares no parameter cannot add listeners to the
+   * shared signal that would outlive it.
+   * Returns a promise that fulfils when the task has settled, for a peer to hold its slot on.
+   */
+  protected start(job: Job): Promise<void> | undefined {
+    const fn = job.fn;
+    job.state = RUNNING;
+    this.running.push(job);
+    let signal: AbortSignal;
+    if (job instanceof OwnJob) {
+      const controller = new AbortController();
+      job.controller = controller;
+      signal = controller.signal;
+      this.owners.set(signal, job);
+      const user = job.signal;
+      if (user !== undefined) {
+        job.onAbort = () => this.abandon(job, user.reason);
+        user.addEventListener('abort', job.onAbort, { once: true });
+      }
+      const ms = job.timeout;
+      if (ms !== undefined) job.timer = startTimer(() => this.abandon(job, this.runTimeoutError(ms)), ms);
+    } else {
+      this.shared ??= new AbortController();
+      signal = this.shared.signal;
+    }
+    const outerJob = current;
+    const outerPool = currentPool;
+    current = job;
+    currentPool = this;
+    let result: unknown;
+    try {
+      result = this.context === undefined ? fn(signal) : this.context.run(job, fn, signal);
+    } catch (error) {
+      current = outerJob;
+      currentPool = outerPool;
+      this.finish(job, error, false);
+      return undefined;
+    }
+    current = outerJob;
+    currentPool = outerPool;
+    return Promise.resolve(result).then(
+      (value) => this.finish(job, value, true),
+      (error: unknown) => this.finish(job, error, false),
+    );
+  }
+
+  /** The running job a `run()` made here belongs to, if any: by call stack, context or signal. */
+  private parentHere(signal: AbortSignal | undefined): Job | undefined {
+    let job = currentPool === this ? current : this.context?.getStore();
+    if (job === undefined && signal !== undefined) {
+      job = signal === this.shared?.signal ? this.running.head : this.owners.get(signal);
+    }
+    return job !== undefined && (job.state === RUNNING || job.state === ABANDONED) ? job : undefined;
+  }
+
+  /** Ends the caller's wait for a running job: aborts its signal and rejects its `run()`. */
+  private abandon(job: Job, reason: unknown): void {
+    if (job.state !== RUNNING) return;
+    job.state = ABANDONED;
+    this.abandonedJobs++;
+    disarm(job);
+    if (job instanceof OwnJob) job.controller?.abort(reason);
+    job.reject(reason);
+  }
+
+  /** The task settled: settle its `run()` (unless abandoned) and free its slot if nothing else holds it. */
+  private finish(job: Job, outcome: unknown, ok: boolean): void {
+    this.running.remove(job);
+    if (job.state === RUNNING) {
+      job.state = DONE;
+      disarm(job);
+      if (ok) job.resolve(outcome);
+      else job.reject(outcome);
+    } else {
+      job.state = DONE;
+      this.abandonedJobs--;
+      if (!ok && !this.expected(job, outcome)) this.report(outcome);
+    }
+    const root = job instanceof OwnJob ? job.root : undefined;
+    if (root !== undefined) {
+      // The last child of a settled parent frees the parent's slot.
+      const left = this.family!.get(root)! - 1;
+      if (left > 0) this.family!.set(root, left);
+      else if (this.family!.delete(root) && root.state === DONE) this.release();
+    } else if (this.family === undefined || !this.family.has(job)) {
+      this.release();
+    }
+  }
+
+  /** Whether an abandoned task's failure is just its abort coming back. */
+  private expected(job: Job, error: unknown): boolean {
+    const signal = job instanceof OwnJob ? job.controller?.signal : this.shared?.signal;
+    return error === signal?.reason || (error instanceof Error && error.name === 'AbortError');
+  }
+
+  private report(error: unknown): void {
+    try {
+      this.onError(error);
+    } catch (thrown) {
+      process.stderr.write(`unwedge: ${this.label} onError threw: ${inspect(thrown)}\n`);
+    }
+  }
+
+  /** @internal A slot was freed. */
+  protected release(): void {
+    this.used--;
+    this.serve();
+  }
+
+  /** @internal Starts what may start now; the base only notices when the pool went idle. */
+  protected serve(): void {
+    this.checkIdle();
+  }
+
+  protected checkIdle(): void {
+    if (this.waiters.length > 0 || this.running.length > 0) return;
+    if (this.state === 'draining') this.state = 'closed';
+    const watchers = this.watchers.waiters;
+    if (watchers.length > 0) for (const w of watchers.drain()) settle(w, undefined);
+  }
+
+  /** @internal Whether a new top-level job may start now, ahead of nobody. */
+  protected abstract slotFree(): boolean;
+
+  /** @internal Whether a job handed to the peer now would start at once (for `queueTimeout: 0`). */
+  protected startsAtOnce(): boolean {
+    return false;
+  }
+
+  /** @internal How many jobs wait, for `maxQueue`. */
+  protected backlog(): number {
+    return this.waiters.length;
+  }
+
+  /** @internal `job` was just parked in `waiters`. */
+  protected enqueued(_job: Job): void {}
+
+  /** @internal `job` left the line without starting (abort, timeout, shutdown). */
+  protected dropped(_job: Job): void {}
+
+  /** @internal A queued job left the line on its own abort or timeout. */
+  onLeave(job: Job): void {
+    job.state = DONE;
+    this.dropped(job);
+    this.serve();
+  }
+
+  /**
+   * @internal Takes a queued job out of line and starts it, if it is still queued. Returns what
+   * `start` returns, so a peer holds its slot until the task settles.
+   */
+  protected begin(job: Job): Promise<void> | undefined {
+    if (job.state !== QUEUED || !this.waiters.remove(job)) return undefined;
+    disarm(job);
+    this.used++;
+    return this.start(job);
+  }
+
+  /** @internal The peer gave up a job it never started (e.g. its queue was cleared with rejection). */
+  protected lost(job: Job, error: unknown): void {
+    if (job.state !== QUEUED || !this.waiters.remove(job)) return;
+    job.state = DONE;
+    fail(job, error);
+    this.serve();
+  }
+
+  /**
+   * Stops accepting tasks, synchronously, then ends them. Without `drain`, every queued task's
+   * `run()` rejects with a `ClosedError`, and every running task's signal aborts with a
+   * `ClosedError` and its `run()` rejects with it, all before this returns. With `drain`, queued
+   * tasks still run until `timeout` elapses, then the same happens. Resolves when every task the
+   * pool started has settled or when `timeout` ms have passed, whichever comes first (default 0
+   * without `drain`, so it returns at once; 10,000 with `drain`). Never rejects but on bad options;
+   * a second call is safe (a call without `drain` during a drain cancels at once).
+   */
+  shutdown(options?: PoolShutdownOptions): Promise<PoolShutdownReport> {
+    let drain: boolean;
+    let timeout: number | undefined;
+    try {
+      const o = check.options<PoolShutdownOptions>(options);
+      drain = check.boolean(o.drain, 'options.drain') ?? false;
+      timeout = o.timeout === undefined ? (drain ? 10_000 : 0) : check.timeout(o.timeout, 'options.timeout');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (timeout === 0) drain = false; // a drain with no time for it is the default path
+    const w = new Watcher(timeout, drain);
+    switch (this.state) {
+      case 'open':
+        if (drain) this.state = 'draining';
+        else this.stop(w);
+        break;
+      case 'draining':
+        if (!drain) this.stop(w);
+        break;
+      case 'closed':
+        break;
+      default:
+        unreachable(this.state);
+    }
+    this.checkIdle();
+    if (this.running.length === 0 && this.waiters.length === 0) return Promise.resolve(reportOf(w));
+    if (timeout === 0) {
+      w.stillRunning = this.running.length;
+      return Promise.resolve(reportOf(w));
+    }
+    const done = (): PoolShutdownReport => reportOf(w);
+    return park<void, Watcher>(this.watchers, w, undefined, timeout).then(done, done);
+  }
+
+  /** Calls `shutdown()`, so that `await using pool = new WorkerPool(...)` works. */
+  [asyncDispose](): Promise<void> {
+    return this.shutdown().then(noop);
+  }
+
+  /** The default shutdown path: reject the queued, abort the running; counts into `w`. */
+  private stop(w: Watcher): void {
+    this.state = 'closed';
+    const queued = this.waiters.drain();
+    for (const job of queued) {
+      job.state = DONE;
+      fail(job, this.closedError('was shut down before the task started'));
+      this.dropped(job);
+    }
+    const running: Job[] = [];
+    for (const job of this.running) if (job.state === RUNNING) running.push(job);
+    const reason = this.closedError('was shut down while the task ran');
+    this.shared?.abort(reason);
+    for (const job of running) this.abandon(job, reason);
+    w.cancelled += queued.length;
+    w.aborted += running.length;
+  }
+
+  /** A shutdown wait ran out of time: a drain turns into the default path. */
+  private watcherLeft(w: Watcher): void {
+    if (w.drain === undefined) return;
+    if (w.drain) this.stop(w);
+    w.stillRunning = this.running.length;
+  }
+
+  /**
+   * Waits until nothing is queued or running (abandoned tasks included); resolves at once if that
+   * is already so. The wait ends early with a `TimeoutError` after `timeout` ms, or with exactly
+   * `signal.reason` when `signal` aborts.
+   */
+  idle(options?: PoolIdleOptions): Promise<void> {
+    let signal: AbortSignal | undefined;
+    let timeout: number | undefined;
+    try {
+      const o = check.options<PoolIdleOptions>(options);
+      signal = check.signal(o.signal, 'options.signal');
+      timeout = check.timeout(o.timeout, 'options.timeout');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.waiters.length === 0 && this.running.length === 0) return Promise.resolve();
+    if (timeout === 0) return Promise.reject(this.idleTimeoutError(0));
+    return park<void, Watcher>(this.watchers, new Watcher(timeout, undefined), signal, timeout);
+  }
+
+  protected get label(): string {
+    return this.name === undefined ? 'pool' : `pool ${JSON.stringify(this.name)}`;
+  }
+
+  private get load(): string {
+    return `${this.concurrency} slots, ${this.used} in use, ${this.waiters.length} waiting`;
+  }
+
+  /** @internal */
+  timeoutError(job: Job): TimeoutError {
+    return this.queueTimeoutError(job instanceof OwnJob ? job.queueTimeout : undefined);
+  }
+
+  private queueTimeoutError(ms: number | undefined): TimeoutError {
+    return new TimeoutError(`${this.label} gave no slot within ${ms} ms (${this.load})`);
+  }
+
+  private runTimeoutError(ms: number): TimeoutError {
+    return new TimeoutError(`${this.label} task ran longer than its timeout of ${ms} ms`);
+  }
+
+  private idleTimeoutError(ms: number | undefined): TimeoutError {
+    return new TimeoutError(
+      `${this.label} was not idle within ${ms} ms (${this.running.length} running, ${this.waiters.length} queued)`,
+    );
+  }
+
+  private queueFullError(): QueueFullError {
+    return new QueueFullError(`${this.label} queue is full (maxQueue ${this.maxQueue}; ${this.load})`);
+  }
+
+  private closedError(what: string): ClosedError {
+    return new ClosedError(`${this.label} ${what}`);
+  }
+}
+
+function reportOf(w: Watcher): PoolShutdownReport {
+  return { cancelled: w.cancelled, aborted: w.aborted, stillRunning: w.stillRunning };
+}
+
+function unreachable(state: never): never {
+  throw new Error(`unreachable lifecycle state ${String(state)}`);
+}
+
+/**
+ * Runs tasks at most `concurrency` at a time, the rest waiting in FIFO order in a bounded line.
+ * Every `run()` settles: on the task's outcome, or at once on its abort, its timeout or the pool's
+ * shutdown, even when the task ignores its signal. A task run by a task of the same pool runs at
+ * once on its parent's slot, so parents waiting on their children never deadlock.
+ *
+ * @example
+ * ```ts
+ * import { WorkerPool } from 'unwedge';
+ * const pool = new WorkerPool({ concurrency: 5, name: 'rss-fetch', timeout: 10_000 });
+ * const request = new AbortController(); // aborted when the client goes away
+ * const feed = await pool.run((signal) => fetch('http://127.0.0.1:9000/feed.xml', { signal }), {
+ *   signal: request.signal,
+ * });
+ * await pool.shutdown(); // cancels what is queued, aborts what runs, never waits on hung work
+ * ```
+ */
+export class WorkerPool extends BasePool implements Pool {
+  private limit: number;
+  private serving = false;
+
+  constructor(options: WorkerPoolOptions) {
+    const o = check.options<WorkerPoolOptions>(options);
+    super(o);
+    this.limit = check.integer(o.concurrency, 'options.concurrency', 1);
+  }
+
+  /** How many tasks run at once. Raising it starts queued tasks at once; lowering it lets running ones finish. */
+  get concurrency(): number {
+    return this.limit;
+  }
+
+  set concurrency(value: number) {
+    this.limit = check.integer(value, 'concurrency', 1);
+    this.serve();
+  }
+
+  /**
+   * Calls `task` with a signal as soon as a slot is free and every earlier task has started, and
+   * settles like it. Rejects at once with a `QueueFullError` if `maxQueue` tasks already wait, and
+   * with a `ClosedError` after `shutdown()`. While queued, `queueTimeout` (`TimeoutError`) or
+   * `signal` (its reason) withdraws the task, which never starts. While running, `timeout` or
+   * `signal` aborts the task's signal with that reason and rejects at once; the task keeps its slot
+   * until it settles (see `abandoned`). Called from inside a task of this pool, the child starts at
+   * once on its parent's slot.
+   */
+  run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
+    // Hot path: no options, open, not nested. One job record and the returned promise; no timer
+    // or listener. It starts now if a slot is free and nobody waits, else it parks at the back.
+    if (
+      options === undefined &&
+      this.state === 'open' &&
+      this.timeout === undefined &&
+      currentPool !== this &&
+      this.context === undefined &&
+      typeof task === 'function'
+    ) {
+      const job = task.length === 0 ? new Job(task) : new OwnJob(task, undefined, undefined);
+      if (this.used < this.limit && this.waiters.length === 0) {
+        this.used++;
+        return this.launch(job, undefined) as Promise<Awaited<T>>;
+      }
+      if (this.waiters.length < this.maxQueue) return park<Awaited<T>, Job>(this, job, undefined, undefined);
+    }
+    return this.submit(task, options) as Promise<Awaited<T>>;
+  }
+
+  protected slotFree(): boolean {
+    return this.used < this.limit && this.waiters.length === 0;
+  }
+
+  protected override serve(): void {
+    if (this.serving) return; // a task that threw synchronously finishes inside this loop
+    this.serving = true;
+    while (this.used < this.limit) {
+      const job = liveHead(this.waiters);
+      if (job === undefined) break;
+      this.waiters.shift();
+      disarm(job);
+      this.used++;
+      this.start(job);
+    }
+    this.serving = false;
+    this.checkIdle();
+  }
+}
