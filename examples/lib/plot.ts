@@ -51,6 +51,7 @@ export function renderSvg(panels: Panel[]): string {
   const height = rows * H + 30;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    '<title>The hang lab: health-route latency per seed story, naive code against unwedge</title>',
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="8" y="20" font-size="14">The hang lab: health-route latency while each story runs (red: naive code, green: unwedge)</text>`,
     ...panels.map((p, i) => panel(p, (i % cols) * W, 30 + Math.floor(i / cols) * H)),
