@@ -181,7 +181,9 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       const item = nextItem++;
       const q = queue;
       try {
-        await watch(q.put(item, { timeout: maybeTimeout(), signal: maybeAbort() }));
+        // Always bounded: an unbounded put on a full queue, with every actor parked in one and none
+        // left to get, is the seed-001 hang reproduced by the workload itself (seen under load).
+        await watch(q.put(item, { timeout: maybeTimeout() ?? 5, signal: maybeAbort() }));
         items[item]! |= PUT;
       } catch (error) {
         check(expected(error), `queue.put: unexpected ${String(error)}`);
@@ -263,24 +265,44 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
   let heapStart = 0;
   const warmup = Math.min(options.ops / 10, 20_000);
   let lastReport = performance.now();
+  // A watchdog: if no operation completes for 10 s, something waits forever. Fail with the seed.
+  let completed = 0;
+  let seen = -1;
+  let stalled!: (error: Error) => void;
+  const watchdog = new Promise<never>((_, reject) => {
+    stalled = reject;
+  });
+  const dog = setInterval(() => {
+    if (completed === seen) {
+      stalled(new Error(`no operation completed for 10 s: ${outstanding} promises outstanding`));
+    }
+    seen = completed;
+  }, 10_000);
+  dog.unref();
   try {
-    await Promise.all(
-      Array.from({ length: actors }, async () => {
-        while (issued < options.ops) {
-          issued++;
-          if (issued === warmup) heapStart = heap();
-          await ops[rand.int(ops.length)]!();
-          if (performance.now() - lastReport > 2_000) {
-            lastReport = performance.now();
-            log(`… ${issued.toLocaleString('en')} / ${options.ops.toLocaleString('en')} ops`);
+    await Promise.race([
+      watchdog,
+      Promise.all(
+        Array.from({ length: actors }, async () => {
+          while (issued < options.ops) {
+            issued++;
+            if (issued === warmup) heapStart = heap();
+            await ops[rand.int(ops.length)]!();
+            completed++;
+            if (performance.now() - lastReport > 2_000) {
+              lastReport = performance.now();
+              log(`… ${issued.toLocaleString('en')} / ${options.ops.toLocaleString('en')} ops`);
+            }
           }
-        }
-      }),
-    );
+        }),
+      ),
+    ]);
   } catch (error) {
     throw new Error(`soak failed at op ${issued} with --seed ${options.seed}: ${(error as Error).message}`, {
       cause: error,
     });
+  } finally {
+    clearInterval(dog);
   }
   // The end: everything settles and goes back to idle.
   queue.close();
