@@ -95,6 +95,33 @@ test('unwedge/redis shares the error classes of unwedge, from ESM and from Commo
   expect((await run(process.execPath, ['shared.cjs'], dir)).trim()).toBe('true ERR_UNWEDGE_CLOSED');
 });
 
+// The fronts take the peer's instance; a structural stand-in is enough to show the subpaths
+// resolve, run a task, and throw the same ClosedError class as the main entry.
+const fronts = (load: string) => `
+${load}
+const queue = { add: (fn) => Promise.resolve().then(fn), size: 0, pending: 0, concurrency: 1 };
+const pool = new PQueuePool(queue);
+const answer = await pool.run(() => 41 + 1);
+await pool.shutdown();
+const error = await pool.run(() => 1).catch((e) => e);
+console.log(answer, error instanceof ClosedError, typeof LimitPool, typeof PiscinaPool);
+`;
+
+test('the adapter subpaths import from ESM and CommonJS and share the error classes', async () => {
+  const esm = `import { ClosedError } from 'unwedge';
+import { PQueuePool } from 'unwedge/p-queue';
+import { LimitPool } from 'unwedge/p-limit';
+import { PiscinaPool } from 'unwedge/piscina';`;
+  await writeFile(join(dir, 'fronts.mjs'), fronts(esm));
+  expect((await run(process.execPath, ['fronts.mjs'], dir)).trim()).toBe('42 true function function');
+  const cjs = `const { ClosedError } = require('unwedge');
+const { PQueuePool } = require('unwedge/p-queue');
+const { LimitPool } = require('unwedge/p-limit');
+const { PiscinaPool } = require('unwedge/piscina');`;
+  await writeFile(join(dir, 'fronts.cjs'), `(async () => {${fronts(cjs)}})();`);
+  expect((await run(process.execPath, ['fronts.cjs'], dir)).trim()).toBe('42 true function function');
+});
+
 test('the tarball ships no runtime dependencies', async () => {
   const manifest = JSON.parse(
     await run(process.execPath, ['-p', 'JSON.stringify(require("unwedge/package.json"))'], dir),
