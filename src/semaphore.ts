@@ -152,6 +152,11 @@ export class Semaphore implements SemaphoreLike {
    * or with exactly `signal.reason` when `signal` aborts; either way no permit is taken.
    */
   acquire(options?: AcquireOptions): Promise<Permit> {
+    // Hot path: no options, a free permit, nobody in line. Nothing to parse or check.
+    if (options === undefined && this.free > 0 && this.waiters.length === 0) {
+      this.free--;
+      return Promise.resolve(new SemaphorePermit(this, 1));
+    }
     let weight: number;
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
@@ -225,7 +230,7 @@ export class Semaphore implements SemaphoreLike {
   /** Returns `weight` permits and serves the waiters they now cover, in order. */
   private release(weight: number): void {
     this.free += weight;
-    this.serve();
+    if (this.waiters.length > 0) this.serve(); // nobody in line: nothing to serve or detect
   }
 
   private wait<T>(
