@@ -8,12 +8,14 @@
 //
 //   npx tsx examples/app-lifespan.ts            (sends itself SIGTERM after ~1 s, as an orchestrator would)
 //   npx tsx examples/app-lifespan.ts --serve    (runs until it gets SIGTERM)
-import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { type RegistryShutdownReport, type TaskInfo, TaskRegistry } from '../src/registry.js';
 import { withTimeout } from '../src/timeout.js';
+import { connectDb } from './lib/db.js';
 import { get, listen, silentTcpServer } from './lib/http.js';
+
+export { connectDb } from './lib/db.js';
 
 export const CONNECT_TIMEOUT_MS = 150;
 const CONNECT_ATTEMPTS = 3;
@@ -26,32 +28,6 @@ const LONG_POLL_MS = 5_000;
 export const SHUTDOWN_DEADLINE_MS = 500;
 /** When the default run sends itself SIGTERM: after the last message, so the bus is idle. */
 const SELF_SIGTERM_AFTER_MS = 1_100;
-
-/** Connects and waits for the server's greeting, as a database driver does. Stops on `signal`. */
-export function connectDb(port: number, signal?: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const cleanup = () => {
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
-    };
-    const onAbort = () => {
-      cleanup();
-      socket.destroy();
-      reject(signal!.reason);
-    };
-    const onData = () => {
-      cleanup();
-      resolve(socket);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('data', onData); // the greeting never comes
-    socket.once('error', (error) => {
-      cleanup();
-      reject(error);
-    });
-  });
-}
 
 interface Message {
   seq: number;

@@ -3,39 +3,14 @@
 // With `withTimeout`, the connect is aborted after 300 ms and the client gets a 504 at once.
 //
 //   npx tsx examples/connect-timeout.ts
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { TimeoutError, withTimeout } from '../src/index.js';
+import { connectDb } from './lib/db.js';
 import { get, type Latency, listen, probe, silentTcpServer } from './lib/http.js';
 
 const CONNECT_TIMEOUT_MS = 300;
 const CLIENT_LIMIT_MS = 1_500;
-
-/** Connects and waits for the server's greeting, as a database driver does. Stops on `signal`. */
-function connectDb(port: number, signal?: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const cleanup = () => {
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
-    };
-    const onAbort = () => {
-      cleanup();
-      socket.destroy();
-      reject(signal!.reason);
-    };
-    const onData = () => {
-      cleanup();
-      resolve(socket);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('data', onData); // the greeting never comes
-    socket.once('error', (error) => {
-      cleanup();
-      reject(error);
-    });
-  });
-}
 
 export interface ConnectStoryResult {
   naive: { status: number | undefined; ms: number; health: Latency; openConnections: number };
