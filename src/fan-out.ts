@@ -163,7 +163,7 @@ function parse(items: unknown, fn: unknown, options: FanOutOptions): Parsed {
   const o = check.options<FanOutOptions>(options);
   const window = check.integer(o.window, 'options.window', 1);
   const signal = check.signal(o.signal, 'options.signal');
-  const semaphores = o.semaphores ?? [];
+  const semaphores = o.semaphores === undefined ? [] : o.semaphores;
   if (!Array.isArray(semaphores)) {
     throw new TypeError(
       `options.semaphores must be an array of semaphores; received ${check.show(semaphores)}`,

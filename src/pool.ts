@@ -77,7 +77,7 @@ export interface PoolOptions {
   name?: string;
   /** How many tasks may wait for a slot: a safe integer >= 0 or `Infinity`. Default 1024. */
   maxQueue?: number;
-  /** Default `timeout` of every `run()`, in ms. Default: none. */
+  /** Default `timeout` of every `run()`, in ms: > 0, or `Infinity` for none. Default: none. */
   timeout?: number;
   /**
    * Also recognise a nested `run()` made after an `await` without the parent's signal, through
@@ -232,6 +232,10 @@ export abstract class BasePool implements WaitHost<Job> {
         ? 1024
         : check.integerOrInfinity(options.maxQueue, 'options.maxQueue', 0);
     this.timeout = check.timeout(options.timeout, 'options.timeout');
+    // A default run timeout of 0 would reject every run() that does not override it (and 0 means
+    // "no limit" in some libraries): refuse it here rather than on every call.
+    if (this.timeout === 0)
+      throw new RangeError('options.timeout must be a number of milliseconds > 0; received 0');
     this.context = check.boolean(options.asyncContext, 'options.asyncContext')
       ? new AsyncLocalStorage<Job>()
       : undefined;

@@ -1,7 +1,24 @@
 // The bad-input table: every public constructor, method and option, each wrong value failing at
-// once with the right class and a message naming the option and the value. Never a hang.
-import { describe, expect, test } from 'vitest';
-import { Semaphore, withTimeout } from '../src/index.js';
+// once with the right class and a message naming the option and the value. Never a hang, never a
+// late failure, and never any work done: a bad call starts no task, takes no permit, adds or takes
+// no item and sends no Redis command. An already-aborted signal rejects at once with its reason.
+import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
+import PQueue from 'p-queue';
+import { afterEach, describe, expect, test } from 'vitest';
+import { LimitPool } from '../src/adapters/p-limit.js';
+import { PQueuePool } from '../src/adapters/p-queue.js';
+import { PiscinaPool } from '../src/adapters/piscina.js';
+import {
+  BoundedQueue,
+  fanOut,
+  fanOutIterable,
+  Semaphore,
+  TaskRegistry,
+  WorkerPool,
+  withTimeout,
+} from '../src/index.js';
+import { RedisSemaphore } from '../src/redis/index.js';
 
 type Case = [
   label: string,
@@ -10,8 +27,166 @@ type Case = [
   message: RegExp,
 ];
 
+/** A call given an already-aborted signal: it must reject at once with exactly its reason. */
+type AbortCase = [label: string, call: (signal: AbortSignal) => unknown];
+
+interface Table {
+  /** Constructors and synchronous methods: they throw at once. */
+  sync: Case[];
+  /** Async methods: they never throw synchronously, and reject before any timer could fire. */
+  async: Case[];
+  /** Calls given an already-aborted signal. */
+  aborted: AbortCase[];
+}
+
 const noop = () => {};
-const sem = () => new Semaphore(2);
+
+// Work that must never start: every task, handler, callback and input read counts here, and each
+// test ends by checking that nothing ran.
+let started = 0;
+function work(): void {
+  started++;
+}
+function* items(): Generator<number> {
+  started++;
+  yield 1;
+}
+
+// Each primitive a case makes registers a check that the bad call left it untouched.
+const untouched: Array<() => void> = [];
+afterEach(() => {
+  const checks = untouched.splice(0);
+  const ran = started;
+  started = 0;
+  expect(ran, 'work started by a bad call').toBe(0);
+  for (const check of checks) check();
+});
+
+function sem(permits = 2): Semaphore {
+  const s = new Semaphore(permits);
+  untouched.push(() => expect(s.available, 'free permits').toBe(permits));
+  return s;
+}
+
+/** A queue holding one item, with room for one more: a bad call neither adds nor takes one. */
+function queue(): BoundedQueue<string> {
+  const q = new BoundedQueue<string>({ capacity: 2 });
+  q.tryPut('queued');
+  untouched.push(() => {
+    expect(q.size, 'queued items').toBe(1);
+    expect(q.unfinished, 'unfinished items').toBe(1);
+    expect(q.closed, 'closed').toBe(false);
+  });
+  return q;
+}
+
+function emptyQueue(): BoundedQueue<string> {
+  const q = new BoundedQueue<string>({ capacity: 2 });
+  untouched.push(() => {
+    expect(q.size, 'queued items').toBe(0);
+    expect(q.closed, 'closed').toBe(false);
+  });
+  return q;
+}
+
+interface AnyPool {
+  run(task: unknown, options?: unknown): Promise<unknown>;
+  shutdown(options?: unknown): Promise<unknown>;
+  idle(options?: unknown): Promise<unknown>;
+  concurrency: number;
+  readonly active: number;
+  readonly queued: number;
+  readonly closed: boolean;
+}
+
+function watched<P extends AnyPool>(pool: P, extra?: () => void): P {
+  const concurrency = pool.concurrency;
+  untouched.push(() => {
+    expect(pool.active, 'active tasks').toBe(0);
+    expect(pool.queued, 'queued tasks').toBe(0);
+    expect(pool.closed, 'closed').toBe(false);
+    expect(pool.concurrency, 'concurrency').toBe(concurrency);
+    extra?.();
+  });
+  return pool;
+}
+
+function pool(): AnyPool {
+  return watched(new WorkerPool({ concurrency: 1 }) as AnyPool);
+}
+
+function fakePiscina(sizing: object = { maxThreads: 2, concurrentTasksPerWorker: 1 }) {
+  const calls = { run: 0, destroy: 0 };
+  const piscina = {
+    run: () => {
+      calls.run++;
+      return Promise.resolve();
+    },
+    destroy: () => {
+      calls.destroy++;
+      return Promise.resolve();
+    },
+    options: sizing,
+  };
+  untouched.push(() => expect(calls, 'calls to piscina').toEqual({ run: 0, destroy: 0 }));
+  return piscina as never;
+}
+
+function piscinaPool(): AnyPool {
+  return watched(new PiscinaPool(fakePiscina()) as unknown as AnyPool);
+}
+
+function pqueuePool(): AnyPool {
+  const q = new PQueue({ concurrency: 1 });
+  return watched(new PQueuePool(q) as AnyPool, () => expect(q.size + q.pending, 'p-queue entries').toBe(0));
+}
+
+function limitPool(): AnyPool {
+  const limit = pLimit(1);
+  return watched(new LimitPool(limit) as AnyPool, () =>
+    expect(limit.activeCount + limit.pendingCount, 'p-limit entries').toBe(0),
+  );
+}
+
+function registry(): TaskRegistry {
+  const r = new TaskRegistry();
+  untouched.push(() => {
+    expect(r.size, 'live tasks').toBe(0);
+    expect(r.closed, 'closed').toBe(false);
+  });
+  return r;
+}
+
+/** An ioredis stand-in that throws on any call: validation must fail before any Redis command. */
+function dummyRedis(): Redis {
+  const calls: string[] = [];
+  const client = new Proxy(
+    {},
+    {
+      get(_target, property) {
+        if (property === 'status') return 'ready';
+        if (typeof property === 'symbol' || property === 'then') return undefined;
+        return () => {
+          calls.push(property);
+          throw new Error(`the dummy Redis client was called: ${property}()`);
+        };
+      },
+    },
+  );
+  untouched.push(() => expect(calls, 'Redis commands sent').toEqual([]));
+  return client as Redis;
+}
+
+function redisSem(): RedisSemaphore {
+  const s = new RedisSemaphore(dummyRedis(), { key: 'bad-input', permits: 2 });
+  untouched.push(() => {
+    expect(s.held, 'permits held').toBe(0);
+    expect(s.waiting, 'waiters').toBe(0);
+  });
+  return s;
+}
+
+// --- the wrong values -------------------------------------------------------------------------
 
 // Values that are wrong for any numeric option, with the error class and what the message shows.
 const notNumbers: Array<[unknown, string]> = [
@@ -53,6 +228,29 @@ function esc(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** `<option> must be <expected>; received <shown>`, exactly. */
+function exact(option: string, expected: string, shown: string): RegExp {
+  return new RegExp(`^${esc(option)} must be ${esc(expected)}; received ${esc(shown)}$`);
+}
+
+/** One case per wrong value, each a TypeError with the exact message. */
+function typeCases(
+  name: string,
+  option: string,
+  call: (value: unknown) => unknown,
+  values: Array<[unknown, string]>,
+  expected: string,
+): Case[] {
+  return values.map(
+    ([value, shown]): Case => [
+      `${name}: ${option} = ${shown}`,
+      () => call(value),
+      TypeError,
+      exact(option, expected, shown),
+    ],
+  );
+}
+
 const positiveIntRanges: Array<[unknown, string]> = [
   [0, '0'],
   [-1, '-1'],
@@ -62,8 +260,25 @@ const positiveIntRanges: Array<[unknown, string]> = [
   [-0.5, '-0.5'],
   [2 ** 53, String(2 ** 53)],
 ];
+const weightRanges = positiveIntRanges.filter(([v]) => v !== 2 ** 53);
 const timeoutRanges: Array<[unknown, string]> = [
   [-1, '-1'],
+  [Number.NaN, 'NaN'],
+  [Number.NEGATIVE_INFINITY, '-Infinity'],
+];
+/** An integer >= 0 or Infinity (maxQueue). */
+const countRanges: Array<[unknown, string]> = [
+  [-1, '-1'],
+  [1.5, '1.5'],
+  [Number.NaN, 'NaN'],
+  [Number.NEGATIVE_INFINITY, '-Infinity'],
+  [2 ** 53, String(2 ** 53)],
+];
+/** An integer >= 1 or Infinity (the fronts' concurrency setter). */
+const limitRanges: Array<[unknown, string]> = [
+  [0, '0'],
+  [-1, '-1'],
+  [1.5, '1.5'],
   [Number.NaN, 'NaN'],
   [Number.NEGATIVE_INFINITY, '-Infinity'],
 ];
@@ -79,155 +294,942 @@ const notObjects: Array<[unknown, string]> = [
   [5, '5'],
   ['opts', '"opts"'],
   [[], 'an array'],
+  [noop, 'function noop'],
 ];
+const notStrings: Array<[unknown, string]> = [
+  [5, '5'],
+  [null, 'null'],
+  [true, 'true'],
+  [{}, 'an object'],
+  [noop, 'function noop'],
+  [Symbol('name'), 'Symbol(name)'],
+];
+const notBooleans: Array<[unknown, string]> = [
+  ['yes', '"yes"'],
+  [1, '1'],
+  [0, '0'],
+  [null, 'null'],
+  [noop, 'function noop'],
+];
+/** Wrong for a function that may be left out (callbacks such as `onError`). */
+const notFunctions: Array<[unknown, string]> = [
+  [5, '5'],
+  ['fn', '"fn"'],
+  [null, 'null'],
+  [{}, 'an object'],
+  [true, 'true'],
+];
+/** Wrong for a function that must be given (tasks, handlers). */
+const notRequiredFunctions: Array<[unknown, string]> = [...notFunctions, [undefined, 'undefined']];
 
-const cases: Case[] = [
-  // new Semaphore(permits, options)
-  ...numberCases('new Semaphore', (v) => new Semaphore(v as number), positiveIntRanges, 'permits'),
-  ...notObjects.map(
-    ([v, shown]): Case => [
-      `new Semaphore: options = ${shown}`,
-      () => new Semaphore(1, v as never),
+const signalCases = (name: string, option: string, call: (value: unknown) => unknown) =>
+  typeCases(name, option, call, notSignals, 'an AbortSignal');
+const optionsCases = (name: string, call: (value: unknown) => unknown, option = 'options') =>
+  typeCases(name, option, call, notObjects, 'an object');
+const stringCases = (name: string, option: string, call: (value: unknown) => unknown) =>
+  typeCases(name, option, call, notStrings, 'a string');
+const booleanCases = (name: string, option: string, call: (value: unknown) => unknown) =>
+  typeCases(name, option, call, notBooleans, 'a boolean');
+const functionCases = (name: string, option: string, call: (value: unknown) => unknown, required = true) =>
+  typeCases(name, option, call, required ? notRequiredFunctions : notFunctions, 'a function');
+
+// --- the tables, one per primitive --------------------------------------------------------------
+
+const semaphoreTable: Table = {
+  sync: [
+    // new Semaphore(permits, options)
+    ...numberCases('new Semaphore', (v) => new Semaphore(v as number), positiveIntRanges, 'permits'),
+    [
+      'new Semaphore: permits = undefined',
+      () => new Semaphore(undefined as never),
       TypeError,
-      new RegExp(`^options must be an object; received ${esc(shown)}$`),
+      /^permits must be a positive integer; received undefined$/,
     ],
-  ),
+    ...optionsCases('new Semaphore', (v) => new Semaphore(1, v as never)),
+    ...stringCases('new Semaphore', 'options.name', (v) => new Semaphore(1, { name: v as never })),
+    ...booleanCases(
+      'new Semaphore',
+      'options.detectDeadlocks',
+      (v) => new Semaphore(1, { detectDeadlocks: v as never }),
+    ),
+    // tryAcquire(weight)
+    ...numberCases('tryAcquire', (v) => sem().tryAcquire(v as number), weightRanges, 'weight'),
+    [
+      'tryAcquire: weight above permits',
+      () => sem().tryAcquire(3),
+      RangeError,
+      /^weight must be <= the semaphore's 2 permits; received 3$/,
+    ],
+  ],
+  async: [
+    ...numberCases('acquire', (v) => sem().acquire({ weight: v as number }), weightRanges, 'options.weight'),
+    [
+      'acquire: weight above permits',
+      () => sem().acquire({ weight: 3 }),
+      RangeError,
+      /^options\.weight must be <= the semaphore's 2 permits; received 3$/,
+    ],
+    ...numberCases(
+      'acquire',
+      (v) => sem().acquire({ timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+    ...signalCases('acquire', 'options.signal', (v) => sem().acquire({ signal: v as never })),
+    ...optionsCases('acquire', (v) => sem().acquire(v as never)),
+    // run(fn, options)
+    ...functionCases('run', 'fn', (v) => sem().run(v as never)),
+    ...numberCases('run', (v) => sem().run(work, { weight: v as number }), weightRanges, 'options.weight'),
+    [
+      'run: weight above permits',
+      () => sem().run(work, { weight: 3 }),
+      RangeError,
+      /^options\.weight must be <= the semaphore's 2 permits; received 3$/,
+    ],
+    ...numberCases('run', (v) => sem().run(work, { timeout: v as number }), timeoutRanges, 'options.timeout'),
+    ...signalCases('run', 'options.signal', (v) => sem().run(work, { signal: v as never })),
+    ...optionsCases('run', (v) => sem().run(work, v as never)),
+  ],
+  aborted: [
+    ['acquire({ signal }) with a permit free', (signal) => sem().acquire({ signal })],
+    ['acquire({ signal, weight: 2 })', (signal) => sem().acquire({ signal, weight: 2 })],
+    ['acquire({ signal, timeout: 0 })', (signal) => sem().acquire({ signal, timeout: 0 })],
+    ['run(fn, { signal }) with a permit free', (signal) => sem().run(work, { signal })],
+    ['run(fn, { signal, timeout: 50 })', (signal) => sem().run(work, { signal, timeout: 50 })],
+  ],
+};
+
+const withTimeoutTable: Table = {
+  sync: [],
+  async: [
+    ...functionCases('withTimeout', 'work', (v) => withTimeout(v as never, 10)),
+    [
+      'withTimeout: work = an object with a non-function then',
+      // biome-ignore lint/suspicious/noThenProperty: a broken thenable on purpose.
+      () => withTimeout({ then: 5 } as never, 10),
+      TypeError,
+      /^work must be a function; received an object$/,
+    ],
+    ...numberCases('withTimeout', (v) => withTimeout(Promise.resolve(), v as number), timeoutRanges, 'ms'),
+    ...numberCases('withTimeout', (v) => withTimeout(work, v as number), timeoutRanges, 'ms'),
+    ...signalCases('withTimeout', 'options.signal', (v) => withTimeout(work, 10, { signal: v as never })),
+    ...stringCases('withTimeout', 'options.name', (v) => withTimeout(work, 10, { name: v as never })),
+    ...optionsCases('withTimeout', (v) => withTimeout(work, 10, v as never)),
+  ],
+  aborted: [
+    ['withTimeout(fn, 10, { signal })', (signal) => withTimeout(work, 10, { signal })],
+    ['withTimeout(fn, undefined, { signal })', (signal) => withTimeout(work, undefined, { signal })],
+    [
+      'withTimeout(fn, 0, { signal }): the abort wins over the timeout',
+      (signal) => withTimeout(work, 0, { signal }),
+    ],
+    ['withTimeout(promise, 10, { signal })', (signal) => withTimeout(new Promise(noop), 10, { signal })],
+  ],
+};
+
+const queueTable: Table = {
+  sync: [
+    // new BoundedQueue(options)
+    [
+      'new BoundedQueue: options = undefined',
+      () => new BoundedQueue(undefined as never),
+      TypeError,
+      /^options must be an object; received undefined$/,
+    ],
+    ...optionsCases('new BoundedQueue', (v) => new BoundedQueue(v as never)),
+    [
+      'new BoundedQueue: options.capacity = undefined',
+      () => new BoundedQueue({} as never),
+      TypeError,
+      /^options\.capacity must be a positive integer; received undefined$/,
+    ],
+    ...numberCases(
+      'new BoundedQueue',
+      (v) => new BoundedQueue({ capacity: v as number }),
+      positiveIntRanges,
+      'options.capacity',
+    ),
+    ...stringCases(
+      'new BoundedQueue',
+      'options.name',
+      (v) => new BoundedQueue({ capacity: 1, name: v as never }),
+    ),
+    // shutdown(options), taskDone()
+    ...optionsCases('shutdown', (v) => queue().shutdown(v as never)),
+    ...booleanCases('shutdown', 'options.immediate', (v) => queue().shutdown({ immediate: v as never })),
+    [
+      'taskDone: more calls than items taken',
+      () => queue().taskDone(),
+      RangeError,
+      /^queue: taskDone\(\) called more times than items were taken \(1 queued, none taken and not done\)$/,
+    ],
+    // consume(handler, options)
+    ...functionCases('consume', 'handler', (v) => queue().consume(v as never)),
+    ...optionsCases('consume', (v) => queue().consume(work, v as never)),
+    ...numberCases(
+      'consume',
+      (v) => queue().consume(work, { concurrency: v as number }),
+      positiveIntRanges,
+      'options.concurrency',
+    ),
+    ...signalCases('consume', 'options.signal', (v) => queue().consume(work, { signal: v as never })),
+    ...numberCases(
+      'consume',
+      (v) => queue().consume(work, { timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+    [
+      'consume: options.timeout = 0',
+      () => queue().consume(work, { timeout: 0 }),
+      RangeError,
+      /^options\.timeout must be a number of milliseconds > 0; received 0$/,
+    ],
+    ...functionCases(
+      'consume',
+      'options.onError',
+      (v) => queue().consume(work, { onError: v as never }),
+      false,
+    ),
+  ],
+  async: [
+    // put(item, options): the item is not added
+    ...optionsCases('put', (v) => queue().put('x', v as never)),
+    ...numberCases(
+      'put',
+      (v) => queue().put('x', { timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+    ...signalCases('put', 'options.signal', (v) => queue().put('x', { signal: v as never })),
+    // get(options): no item is taken
+    ...optionsCases('get', (v) => queue().get(v as never)),
+    ...numberCases('get', (v) => queue().get({ timeout: v as number }), timeoutRanges, 'options.timeout'),
+    ...signalCases('get', 'options.signal', (v) => queue().get({ signal: v as never })),
+    // join(options)
+    ...optionsCases('join', (v) => queue().join(v as never)),
+    ...numberCases('join', (v) => queue().join({ timeout: v as number }), timeoutRanges, 'options.timeout'),
+    ...signalCases('join', 'options.signal', (v) => queue().join({ signal: v as never })),
+    // consumer.stop(options)
+    ...optionsCases('consumer.stop', (v) =>
+      emptyQueue()
+        .consume(work)
+        .stop(v as never),
+    ),
+    ...numberCases(
+      'consumer.stop',
+      (v) =>
+        emptyQueue()
+          .consume(work)
+          .stop({ timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+    ...signalCases('consumer.stop', 'options.signal', (v) =>
+      emptyQueue()
+        .consume(work)
+        .stop({ signal: v as never }),
+    ),
+  ],
+  aborted: [
+    ['put(item, { signal }) with room', (signal) => queue().put('x', { signal })],
+    ['put(item, { signal, timeout: 0 })', (signal) => queue().put('x', { signal, timeout: 0 })],
+    ['get({ signal }) with an item queued', (signal) => queue().get({ signal })],
+    ['get({ signal, timeout: 0 })', (signal) => queue().get({ signal, timeout: 0 })],
+    ['join({ signal }) with an unfinished item', (signal) => queue().join({ signal })],
+    ['consumer.stop({ signal })', (signal) => emptyQueue().consume(work).stop({ signal })],
+  ],
+};
+
+/** Cases for the options every pool takes (`PoolOptions`), given a constructor of the pool. */
+function poolOptionCases(name: string, make: (options: unknown) => unknown): Case[] {
+  return [
+    ...optionsCases(name, make),
+    ...numberCases(name, (v) => make({ maxQueue: v }), countRanges, 'options.maxQueue'),
+    ...numberCases(name, (v) => make({ timeout: v }), timeoutRanges, 'options.timeout'),
+    [
+      `${name}: options.timeout = 0 (it would reject every run)`,
+      () => make({ timeout: 0 }),
+      RangeError,
+      /^options\.timeout must be a number of milliseconds > 0; received 0$/,
+    ],
+    ...stringCases(name, 'options.name', (v) => make({ name: v })),
+    ...booleanCases(name, 'options.asyncContext', (v) => make({ asyncContext: v })),
+    ...functionCases(name, 'options.onError', (v) => make({ onError: v }), false),
+  ];
+}
+
+/** Cases for `run`, `shutdown` and `idle` of a pool; `task` is a valid first argument of `run`. */
+function poolMethodCases(make: () => AnyPool, task: unknown): Case[] {
+  return [
+    ...optionsCases('run', (v) => make().run(task, v)),
+    ...signalCases('run', 'options.signal', (v) => make().run(task, { signal: v })),
+    ...numberCases('run', (v) => make().run(task, { timeout: v }), timeoutRanges, 'options.timeout'),
+    ...numberCases(
+      'run',
+      (v) => make().run(task, { queueTimeout: v }),
+      timeoutRanges,
+      'options.queueTimeout',
+    ),
+    ...optionsCases('shutdown', (v) => make().shutdown(v)),
+    ...booleanCases('shutdown', 'options.drain', (v) => make().shutdown({ drain: v })),
+    ...numberCases('shutdown', (v) => make().shutdown({ timeout: v }), timeoutRanges, 'options.timeout'),
+    ...numberCases(
+      'shutdown',
+      (v) => make().shutdown({ drain: true, timeout: v }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+    ...optionsCases('idle', (v) => make().idle(v)),
+    ...signalCases('idle', 'options.signal', (v) => make().idle({ signal: v })),
+    ...numberCases('idle', (v) => make().idle({ timeout: v }), timeoutRanges, 'options.timeout'),
+  ];
+}
+
+function poolAbortCases(make: () => AnyPool, task: unknown): AbortCase[] {
+  return [
+    ['run(task, { signal }) with a slot free', (signal) => make().run(task, { signal })],
+    ['run(task, { signal, timeout: 0 })', (signal) => make().run(task, { signal, timeout: 0 })],
+    ['run(task, { signal, queueTimeout: 0 })', (signal) => make().run(task, { signal, queueTimeout: 0 })],
+    ['idle({ signal }) when idle', (signal) => make().idle({ signal })],
+    ['idle({ signal, timeout: 0 })', (signal) => make().idle({ signal, timeout: 0 })],
+  ];
+}
+
+const workerPoolTable: Table = {
+  sync: [
+    [
+      'new WorkerPool: options = undefined',
+      () => new WorkerPool(undefined as never),
+      TypeError,
+      /^options\.concurrency must be a positive integer; received undefined$/,
+    ],
+    ...poolOptionCases('new WorkerPool', (o) =>
+      o !== null && typeof o === 'object' && !Array.isArray(o)
+        ? new WorkerPool({ concurrency: 1, ...o })
+        : new WorkerPool(o as never),
+    ),
+    [
+      'new WorkerPool: options.concurrency = undefined',
+      () => new WorkerPool({} as never),
+      TypeError,
+      /^options\.concurrency must be a positive integer; received undefined$/,
+    ],
+    ...numberCases(
+      'new WorkerPool',
+      (v) => new WorkerPool({ concurrency: v as number }),
+      positiveIntRanges,
+      'options.concurrency',
+    ),
+    ...numberCases(
+      'concurrency setter',
+      (v) => {
+        pool().concurrency = v as number;
+      },
+      positiveIntRanges,
+      'concurrency',
+    ),
+  ],
+  async: [...functionCases('run', 'task', (v) => pool().run(v)), ...poolMethodCases(pool, work)],
+  aborted: poolAbortCases(pool, work),
+};
+
+const fanOutOptionCases = (name: string, call: (options: unknown) => unknown): Case[] => [
   [
-    'new Semaphore: options.name = 5',
-    () => new Semaphore(1, { name: 5 as never }),
+    `${name}: options = undefined`,
+    () => call(undefined),
     TypeError,
-    /^options\.name must be a string; received 5$/,
+    /^options must be an object with a window; received undefined$/,
   ],
-  // tryAcquire(weight)
-  ...numberCases(
-    'tryAcquire',
-    (v) => sem().tryAcquire(v as number),
-    positiveIntRanges.filter(([v]) => v !== 2 ** 53),
-    'weight',
-  ),
+  ...optionsCases(name, call),
   [
-    'tryAcquire: weight above permits',
-    () => sem().tryAcquire(3),
-    RangeError,
-    /^weight must be <= the semaphore's 2 permits; received 3$/,
-  ],
-];
-
-// Async calls: they never throw synchronously; they reject at once.
-const asyncCases: Case[] = [
-  ...numberCases(
-    'acquire',
-    (v) => sem().acquire({ weight: v as number }),
-    positiveIntRanges.filter(([v]) => v !== 2 ** 53),
-    'options.weight',
-  ),
-  [
-    'acquire: weight above permits',
-    () => sem().acquire({ weight: 3 }),
-    RangeError,
-    /^options\.weight must be <= the semaphore's 2 permits; received 3$/,
-  ],
-  ...numberCases('acquire', (v) => sem().acquire({ timeout: v as number }), timeoutRanges, 'options.timeout'),
-  ...notSignals.map(
-    ([v, shown]): Case => [
-      `acquire: options.signal = ${shown}`,
-      () => sem().acquire({ signal: v as AbortSignal }),
-      TypeError,
-      new RegExp(`^options\\.signal must be an AbortSignal; received ${esc(shown)}$`),
-    ],
-  ),
-  ...notObjects.map(
-    ([v, shown]): Case => [
-      `acquire: options = ${shown}`,
-      () => sem().acquire(v as never),
-      TypeError,
-      new RegExp(`^options must be an object; received ${esc(shown)}$`),
-    ],
-  ),
-  ...[null, 5, 'fn', {}].map(
-    (v): Case => [
-      `run: fn = ${String(v)}`,
-      () => sem().run(v as never),
-      TypeError,
-      /^fn must be a function; received /,
-    ],
-  ),
-  ...numberCases(
-    'run',
-    (v) => sem().run(noop, { weight: v as number }),
-    positiveIntRanges.filter(([v]) => v !== 2 ** 53),
-    'options.weight',
-  ),
-  ...numberCases('run', (v) => sem().run(noop, { timeout: v as number }), timeoutRanges, 'options.timeout'),
-  ...notSignals.map(
-    ([v, shown]): Case => [
-      `run: options.signal = ${shown}`,
-      () => sem().run(noop, { signal: v as AbortSignal }),
-      TypeError,
-      new RegExp(`^options\\.signal must be an AbortSignal; received ${esc(shown)}$`),
-    ],
-  ),
-  // withTimeout(work, ms, options)
-  ...[null, 5, 'work', {}, undefined].map(
-    (v): Case => [
-      `withTimeout: work = ${String(v)}`,
-      () => withTimeout(v as never, 10),
-      TypeError,
-      /^work must be a function; received /,
-    ],
-  ),
-  ...numberCases('withTimeout', (v) => withTimeout(Promise.resolve(), v as number), timeoutRanges, 'ms'),
-  ...notSignals.map(
-    ([v, shown]): Case => [
-      `withTimeout: options.signal = ${shown}`,
-      () => withTimeout(Promise.resolve(), 10, { signal: v as AbortSignal }),
-      TypeError,
-      new RegExp(`^options\\.signal must be an AbortSignal; received ${esc(shown)}$`),
-    ],
-  ),
-  [
-    'withTimeout: options.name = 1',
-    () => withTimeout(Promise.resolve(), 10, { name: 1 as never }),
+    `${name}: options.window = undefined`,
+    () => call({}),
     TypeError,
-    /^options\.name must be a string; received 1$/,
+    /^options\.window must be a positive integer; received undefined$/,
   ],
-  ...notObjects.map(
-    ([v, shown]): Case => [
-      `withTimeout: options = ${shown}`,
-      () => withTimeout(Promise.resolve(), 10, v as never),
-      TypeError,
-      new RegExp(`^options must be an object; received ${esc(shown)}$`),
+  ...numberCases(name, (v) => call({ window: v }), positiveIntRanges, 'options.window'),
+  ...signalCases(name, 'options.signal', (v) => call({ window: 1, signal: v })),
+  ...typeCases(
+    name,
+    'options.semaphores',
+    (v) => call({ window: 1, semaphores: v }),
+    [
+      [5, '5'],
+      [null, 'null'],
+      ['storage', '"storage"'],
+      [noop, 'function noop'],
+      [new Semaphore(1), 'an instance of Semaphore'], // one semaphore, not in an array
+      [{ length: 1, 0: new Semaphore(1) }, 'an object'],
     ],
+    'an array of semaphores',
   ),
-];
-
-describe('synchronous calls throw at once', () => {
-  test.each(cases)('%s', (_label, call, errorClass, message) => {
-    expect(call).toThrow(errorClass);
-    expect(call).toThrow(message);
-  });
-});
-
-describe('async calls reject at once and never throw synchronously', () => {
-  test.each(asyncCases)('%s', async (_label, call, errorClass, message) => {
-    let result: unknown;
-    expect(() => {
-      result = call();
-    }).not.toThrow();
-    expect(result).toBeInstanceOf(Promise);
-    // "At once": settled before any timer could fire.
-    const outcome = await Promise.race([
-      (result as Promise<unknown>).then(
-        () => 'resolved',
-        (error: unknown) => error,
+  ...(
+    [
+      [[5], 0, '5'],
+      [[null], 0, 'null'],
+      [[{}], 0, 'an object'],
+      [[noop], 0, 'function noop'],
+      [[{ acquire: 5 }], 0, 'an object'],
+      [() => [sem(), 'storage'], 1, '"storage"'],
+    ] as Array<[unknown, number, string]>
+  ).map(
+    ([list, index, shown]): Case => [
+      `${name}: options.semaphores[${index}] = ${shown}`,
+      () => call({ window: 1, semaphores: typeof list === 'function' ? list() : list }),
+      TypeError,
+      new RegExp(
+        `^options\\.semaphores\\[${index}\\] must have an acquire\\(\\) method; received ${esc(shown)}$`,
       ),
-      new Promise((resolve) => setImmediate(() => resolve('still pending'))),
-    ]);
-    expect(outcome).toBeInstanceOf(errorClass);
-    expect((outcome as Error).message).toMatch(message);
+    ],
+  ),
+  ...(
+    [
+      [5, '5'],
+      [null, 'null'],
+      [{}, 'an object'],
+      [noop, 'function noop'],
+      ['pool', '"pool"'],
+      [{ run: 5 }, 'an object'],
+    ] as Array<[unknown, string]>
+  ).map(
+    ([value, shown]): Case => [
+      `${name}: options.pool = ${shown}`,
+      () => call({ window: 1, pool: value }),
+      TypeError,
+      new RegExp(`^options\\.pool must have a run\\(\\) method; received ${esc(shown)}$`),
+    ],
+  ),
+];
+
+const fanOutItemsCases = (name: string, call: (items: unknown) => unknown): Case[] =>
+  typeCases(
+    name,
+    'items',
+    call,
+    [
+      [null, 'null'],
+      [undefined, 'undefined'],
+      [5, '5'],
+      ['abc', '"abc"'],
+      [{}, 'an object'],
+      [items, 'function items'], // the generator function, not its generator
+      [{ [Symbol.iterator]: 5 }, 'an object'],
+    ],
+    'an iterable or async iterable',
+  );
+
+const fanOutTable: Table = {
+  sync: [
+    // fanOutIterable checks its arguments when called, before iteration starts.
+    ...fanOutItemsCases('fanOutIterable', (v) => fanOutIterable(v as never, work, { window: 1 })),
+    ...functionCases('fanOutIterable', 'fn', (v) => fanOutIterable(items(), v as never, { window: 1 })),
+    ...fanOutOptionCases('fanOutIterable', (o) => fanOutIterable(items(), work, o as never)),
+    ...booleanCases('fanOutIterable', 'options.ordered', (v) =>
+      fanOutIterable(items(), work, { window: 1, ordered: v as never }),
+    ),
+  ],
+  async: [
+    ...fanOutItemsCases('fanOut', (v) => fanOut(v as never, work, { window: 1 })),
+    ...functionCases('fanOut', 'fn', (v) => fanOut(items(), v as never, { window: 1 })),
+    ...fanOutOptionCases('fanOut', (o) => fanOut(items(), work, o as never)),
+    ...booleanCases('fanOut', 'options.settle', (v) =>
+      fanOut(items(), work, { window: 1, settle: v as never }),
+    ),
+  ],
+  aborted: [
+    ['fanOut(items, fn, { signal })', (signal) => fanOut(items(), work, { window: 2, signal })],
+    [
+      'fanOut with semaphores and a pool: no permit taken, nothing run',
+      (signal) => fanOut(items(), work, { window: 2, signal, semaphores: [sem()], pool: pool() as never }),
+    ],
+    [
+      'fanOut(items, fn, { signal, settle: true }): the abort is not an item result',
+      (signal) => fanOut(items(), work, { window: 2, signal, settle: true }),
+    ],
+    [
+      'fanOutIterable(...).next() with { signal }',
+      (signal) =>
+        fanOutIterable(items(), work, { window: 2, signal, semaphores: [sem()] })
+          [Symbol.asyncIterator]()
+          .next(),
+    ],
+  ],
+};
+
+const registryTable: Table = {
+  sync: [
+    ...optionsCases('new TaskRegistry', (v) => new TaskRegistry(v as never)),
+    ...stringCases('new TaskRegistry', 'options.name', (v) => new TaskRegistry({ name: v as never })),
+    ...functionCases(
+      'new TaskRegistry',
+      'options.onError',
+      (v) => new TaskRegistry({ onError: v as never }),
+      false,
+    ),
+    // spawn(name, fn, options): fn is never called
+    ...typeCases(
+      'spawn',
+      'name',
+      (v) => registry().spawn(v as never, work),
+      [...notStrings, [undefined, 'undefined']],
+      'a string',
+    ),
+    ...functionCases('spawn', 'fn', (v) => registry().spawn('task', v as never)),
+    [
+      'spawn: arguments swapped, spawn(fn, name)',
+      () => registry().spawn(work as never, 'task' as never),
+      TypeError,
+      /^name must be a string; received function work$/,
+    ],
+    ...optionsCases('spawn', (v) => registry().spawn('task', work, v as never)),
+    ...numberCases(
+      'spawn',
+      (v) => registry().spawn('task', work, { timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+  ],
+  async: [
+    // shutdown(options): nothing is shut down
+    ...optionsCases('shutdown', (v) => registry().shutdown(v as never)),
+    ...numberCases(
+      'shutdown',
+      (v) => registry().shutdown({ timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+  ],
+  aborted: [],
+};
+
+const piscinaTable: Table = {
+  sync: [
+    ...typeCases(
+      'new PiscinaPool',
+      'piscina',
+      (v) => new PiscinaPool(v as never),
+      [
+        [null, 'null'],
+        [undefined, 'undefined'],
+        [5, '5'],
+        [noop, 'function noop'], // e.g. the Piscina class instead of an instance
+      ],
+      'a Piscina instance',
+    ),
+    [
+      'new PiscinaPool: piscina without run()',
+      () => new PiscinaPool({} as never),
+      TypeError,
+      /^piscina\.run must be a function; received undefined$/,
+    ],
+    [
+      'new PiscinaPool: piscina without destroy()',
+      () => new PiscinaPool({ run: noop } as never),
+      TypeError,
+      /^piscina\.destroy must be a function; received undefined$/,
+    ],
+    [
+      'new PiscinaPool: piscina without options (and no concurrency given)',
+      () => new PiscinaPool({ run: noop, destroy: noop } as never),
+      TypeError,
+      /^piscina\.options must be an object; received undefined$/,
+    ],
+    [
+      'new PiscinaPool: piscina.options.maxThreads = 0',
+      () => new PiscinaPool(fakePiscina({ maxThreads: 0, concurrentTasksPerWorker: 1 })),
+      RangeError,
+      /^piscina\.options\.maxThreads must be a positive integer; received 0$/,
+    ],
+    [
+      'new PiscinaPool: piscina.options.concurrentTasksPerWorker = "2"',
+      () => new PiscinaPool(fakePiscina({ maxThreads: 1, concurrentTasksPerWorker: '2' })),
+      TypeError,
+      /^piscina\.options\.concurrentTasksPerWorker must be a positive integer; received "2"$/,
+    ],
+    ...poolOptionCases('new PiscinaPool', (o) => new PiscinaPool(fakePiscina(), o as never)),
+    ...numberCases(
+      'new PiscinaPool',
+      (v) => new PiscinaPool(fakePiscina(), { concurrency: v as number }),
+      positiveIntRanges,
+      'options.concurrency',
+    ),
+  ],
+  async: [
+    [
+      'run: input = a function (it cannot be sent to a worker thread)',
+      () => piscinaPool().run(work),
+      TypeError,
+      /^input must be data a worker thread can receive, not a function; received function work$/,
+    ],
+    ...poolMethodCases(piscinaPool, { n: 1 }),
+    ...stringCases('run', 'options.name', (v) => piscinaPool().run({ n: 1 }, { name: v })),
+    ...typeCases(
+      'run',
+      'options.transferList',
+      (v) => piscinaPool().run({ n: 1 }, { transferList: v }),
+      [
+        [5, '5'],
+        [null, 'null'],
+        [{}, 'an object'],
+        [noop, 'function noop'],
+        ['list', '"list"'],
+      ],
+      'an array',
+    ),
+  ],
+  aborted: poolAbortCases(piscinaPool, { n: 1 }),
+};
+
+const pqueueTable: Table = {
+  sync: [
+    ...typeCases(
+      'new PQueuePool',
+      'queue',
+      (v) => new PQueuePool(v as never),
+      [
+        [null, 'null'],
+        [undefined, 'undefined'],
+        [5, '5'],
+        [PQueue, 'function PQueue'], // the class instead of an instance
+      ],
+      'a PQueue instance',
+    ),
+    [
+      'new PQueuePool: queue without add()',
+      () => new PQueuePool({} as never),
+      TypeError,
+      /^queue\.add must be a function; received undefined$/,
+    ],
+    [
+      'new PQueuePool: queue without size and pending',
+      () => new PQueuePool({ add: noop } as never),
+      TypeError,
+      /^queue must be a PQueue instance; received an object$/,
+    ],
+    ...poolOptionCases('new PQueuePool', (o) => new PQueuePool(new PQueue(), o as never)),
+    ...numberCases(
+      'concurrency setter',
+      (v) => {
+        pqueuePool().concurrency = v as number;
+      },
+      limitRanges,
+      'concurrency',
+    ),
+  ],
+  async: [...functionCases('run', 'task', (v) => pqueuePool().run(v)), ...poolMethodCases(pqueuePool, work)],
+  aborted: poolAbortCases(pqueuePool, work),
+};
+
+const limitTable: Table = {
+  sync: [
+    ...typeCases(
+      'new LimitPool',
+      'limit',
+      (v) => new LimitPool(v as never),
+      [
+        [null, 'null'],
+        [undefined, 'undefined'],
+        [5, '5'],
+        [{}, 'an object'],
+      ],
+      'a function',
+    ),
+    [
+      'new LimitPool: pLimit itself instead of pLimit(n)',
+      () => new LimitPool(pLimit as never),
+      TypeError,
+      /^limit must be a limiter made by pLimit\(concurrency\); received function pLimit$/,
+    ],
+    ...poolOptionCases('new LimitPool', (o) => new LimitPool(pLimit(1), o as never)),
+    ...numberCases(
+      'concurrency setter',
+      (v) => {
+        limitPool().concurrency = v as number;
+      },
+      limitRanges,
+      'concurrency',
+    ),
+  ],
+  async: [...functionCases('run', 'task', (v) => limitPool().run(v)), ...poolMethodCases(limitPool, work)],
+  aborted: poolAbortCases(limitPool, work),
+};
+
+const leaseRanges: Array<[unknown, string]> = [
+  [29, '29'],
+  [0, '0'],
+  [-1, '-1'],
+  [30.5, '30.5'],
+  [Number.NaN, 'NaN'],
+  [Number.POSITIVE_INFINITY, 'Infinity'],
+  [2 ** 53, String(2 ** 53)],
+];
+
+const redisOptions = (extra: object) => ({ key: 'bad-input', permits: 2, ...extra });
+
+const redisTable: Table = {
+  sync: [
+    ...typeCases(
+      'new RedisSemaphore',
+      'client',
+      (v) => new RedisSemaphore(v as never, redisOptions({})),
+      [
+        [null, 'null'],
+        [undefined, 'undefined'],
+        [5, '5'],
+        ['redis://127.0.0.1', '"redis://127.0.0.1"'],
+        [{}, 'an object'],
+        [noop, 'function noop'],
+        [{ evalsha: noop }, 'an object'],
+      ],
+      'an ioredis client',
+    ),
+    [
+      'new RedisSemaphore: options = undefined',
+      () => new RedisSemaphore(dummyRedis(), undefined as never),
+      TypeError,
+      /^options\.key must be a non-empty string; received undefined$/,
+    ],
+    ...optionsCases('new RedisSemaphore', (v) => new RedisSemaphore(dummyRedis(), v as never)),
+    ...stringCases(
+      'new RedisSemaphore',
+      'options.key',
+      (v) => new RedisSemaphore(dummyRedis(), redisOptions({ key: v })),
+    ),
+    ...typeCases(
+      'new RedisSemaphore',
+      'options.key',
+      (v) => new RedisSemaphore(dummyRedis(), redisOptions({ key: v })),
+      [
+        ['', '""'],
+        [undefined, 'undefined'],
+      ],
+      'a non-empty string',
+    ),
+    ...numberCases(
+      'new RedisSemaphore',
+      (v) => new RedisSemaphore(dummyRedis(), redisOptions({ permits: v })),
+      positiveIntRanges,
+      'options.permits',
+    ),
+    [
+      'new RedisSemaphore: options.permits = undefined',
+      () => new RedisSemaphore(dummyRedis(), { key: 'bad-input' } as never),
+      TypeError,
+      /^options\.permits must be a positive integer; received undefined$/,
+    ],
+    ...numberCases(
+      'new RedisSemaphore',
+      (v) => new RedisSemaphore(dummyRedis(), redisOptions({ leaseMs: v })),
+      leaseRanges,
+      'options.leaseMs',
+    ),
+    ...stringCases(
+      'new RedisSemaphore',
+      'options.name',
+      (v) => new RedisSemaphore(dummyRedis(), redisOptions({ name: v })),
+    ),
+    ...functionCases(
+      'new RedisSemaphore',
+      'options.onError',
+      (v) => new RedisSemaphore(dummyRedis(), redisOptions({ onError: v })),
+      false,
+    ),
+  ],
+  async: [
+    ...numberCases(
+      'acquire',
+      (v) => redisSem().acquire({ weight: v as number }),
+      weightRanges,
+      'options.weight',
+    ),
+    [
+      'acquire: weight above permits',
+      () => redisSem().acquire({ weight: 3 }),
+      RangeError,
+      /^options\.weight must be <= the semaphore's 2 permits; received 3$/,
+    ],
+    ...numberCases(
+      'acquire',
+      (v) => redisSem().acquire({ timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+    ...signalCases('acquire', 'options.signal', (v) => redisSem().acquire({ signal: v as never })),
+    ...optionsCases('acquire', (v) => redisSem().acquire(v as never)),
+    // tryAcquire must ask Redis, so it is async: a bad weight rejects before any command.
+    ...numberCases('tryAcquire', (v) => redisSem().tryAcquire(v as number), weightRanges, 'weight'),
+    [
+      'tryAcquire: weight above permits',
+      () => redisSem().tryAcquire(3),
+      RangeError,
+      /^weight must be <= the semaphore's 2 permits; received 3$/,
+    ],
+    ...functionCases('run', 'fn', (v) => redisSem().run(v as never)),
+    ...numberCases(
+      'run',
+      (v) => redisSem().run(work, { weight: v as number }),
+      weightRanges,
+      'options.weight',
+    ),
+    ...numberCases(
+      'run',
+      (v) => redisSem().run(work, { timeout: v as number }),
+      timeoutRanges,
+      'options.timeout',
+    ),
+    ...signalCases('run', 'options.signal', (v) => redisSem().run(work, { signal: v as never })),
+    ...optionsCases('run', (v) => redisSem().run(work, v as never)),
+  ],
+  aborted: [
+    ['acquire({ signal })', (signal) => redisSem().acquire({ signal })],
+    ['acquire({ signal, timeout: 0 })', (signal) => redisSem().acquire({ signal, timeout: 0 })],
+    ['acquire({ signal, weight: 2 })', (signal) => redisSem().acquire({ signal, weight: 2 })],
+    ['run(fn, { signal })', (signal) => redisSem().run(work, { signal })],
+  ],
+};
+
+const tables: Record<string, Table> = {
+  Semaphore: semaphoreTable,
+  withTimeout: withTimeoutTable,
+  BoundedQueue: queueTable,
+  WorkerPool: workerPoolTable,
+  'fanOut / fanOutIterable': fanOutTable,
+  TaskRegistry: registryTable,
+  'PiscinaPool (unwedge/piscina)': piscinaTable,
+  'PQueuePool (unwedge/p-queue)': pqueueTable,
+  'LimitPool (unwedge/p-limit)': limitTable,
+  'RedisSemaphore (unwedge/redis)': redisTable,
+};
+
+// --- the runners --------------------------------------------------------------------------------
+
+/** What a promise did by the time any timer could fire: fulfilled, rejected, or nothing yet. */
+async function atOnce(promise: Promise<unknown>): Promise<{ outcome: string; value?: unknown }> {
+  return Promise.race([
+    promise.then(
+      (value) => ({ outcome: 'fulfilled', value }),
+      (value: unknown) => ({ outcome: 'rejected', value }),
+    ),
+    new Promise<{ outcome: string }>((resolve) => setImmediate(() => resolve({ outcome: 'still pending' }))),
+  ]);
+}
+
+/** Calls `call`, which must not throw, and returns the promise it must return. */
+function promiseOf(call: () => unknown): Promise<unknown> {
+  let result: unknown;
+  expect(() => {
+    result = call();
+  }).not.toThrow();
+  expect(result).toBeInstanceOf(Promise);
+  return result as Promise<unknown>;
+}
+
+for (const [primitive, table] of Object.entries(tables)) {
+  describe(primitive, () => {
+    if (table.sync.length > 0) {
+      describe('synchronous calls throw at once', () => {
+        test.each(table.sync)('%s', (_label, call, errorClass, message) => {
+          let thrown: unknown;
+          try {
+            call();
+          } catch (error) {
+            thrown = error;
+          }
+          expect(thrown).toBeInstanceOf(errorClass);
+          expect((thrown as Error).message).toMatch(message);
+        });
+      });
+    }
+    if (table.async.length > 0) {
+      describe('async calls reject at once and never throw synchronously', () => {
+        test.each(table.async)('%s', async (_label, call, errorClass, message) => {
+          const { outcome, value } = await atOnce(promiseOf(call));
+          expect(outcome).toBe('rejected');
+          expect(value).toBeInstanceOf(errorClass);
+          expect((value as Error).message).toMatch(message);
+        });
+      });
+    }
+    if (table.aborted.length > 0) {
+      describe('an already-aborted signal rejects at once with exactly its reason, and nothing starts', () => {
+        test.each(table.aborted)('%s', async (label, call) => {
+          const controller = new AbortController();
+          const reason = new Error(`the caller of ${label} went away`);
+          controller.abort(reason);
+          const { outcome, value } = await atOnce(promiseOf(() => call(controller.signal)));
+          expect(outcome).toBe('rejected');
+          expect(value).toBe(reason);
+        });
+      });
+    }
+  });
+}
+
+// --- what the table cannot say -----------------------------------------------------------------
+
+describe('calls that take a signal but do not return a promise', () => {
+  test('consume with an already-aborted signal takes no item, calls no handler, and is done at once', async () => {
+    const q = queue();
+    const controller = new AbortController();
+    controller.abort(new Error('stopped before it started'));
+    const consumer = q.consume(work, { signal: controller.signal });
+    expect(await atOnce(consumer.done)).toEqual({ outcome: 'fulfilled', value: undefined });
+  });
+
+  test('fanOutIterable with an already-aborted signal rejects its first next() with the reason and reads no input', async () => {
+    const controller = new AbortController();
+    const reason = new Error('gone');
+    controller.abort(reason);
+    const iterable = fanOutIterable(items(), work, { window: 1, signal: controller.signal });
+    const iterator = iterable[Symbol.asyncIterator]();
+    expect(await atOnce(iterator.next())).toEqual({ outcome: 'rejected', value: reason });
+    expect(await atOnce(iterator.next())).toEqual({
+      outcome: 'fulfilled',
+      value: { done: true, value: undefined },
+    });
   });
 });
 
-test('the table is not empty', () => {
-  expect(cases.length + asyncCases.length).toBeGreaterThan(100);
+describe('a bad call changes nothing', () => {
+  test('Permit.release() twice returns the permits once', async () => {
+    const s = sem();
+    const permit = await s.acquire({ weight: 2 });
+    permit.release();
+    permit.release();
+    expect(s.available).toBe(2);
+    const again = s.tryAcquire(2);
+    expect(again).toBeDefined();
+    again?.release();
+  });
+
+  test('a consumer whose stop() got bad options keeps consuming', async () => {
+    const q = new BoundedQueue<string>({ capacity: 1 });
+    const seen: string[] = [];
+    const consumer = q.consume((item) => {
+      seen.push(item);
+    });
+    await expect(consumer.stop({ timeout: -1 })).rejects.toThrow(RangeError);
+    await q.put('after');
+    await q.join({ timeout: 1_000 });
+    expect(seen).toEqual(['after']);
+    await consumer.stop({ timeout: 1_000 });
+  });
+
+  test('a pool whose concurrency setter got a bad value keeps its limit', () => {
+    const p = pool();
+    expect(() => {
+      p.concurrency = 0;
+    }).toThrow(RangeError);
+    expect(p.concurrency).toBe(1);
+  });
+});
+
+test('every primitive has a table, and the table is large', () => {
+  const total = Object.values(tables).reduce(
+    (n, t) => n + t.sync.length + t.async.length + t.aborted.length,
+    0,
+  );
+  expect(Object.keys(tables)).toHaveLength(10);
+  expect(total).toBeGreaterThan(700);
 });

@@ -47,6 +47,13 @@ export class LimitPool extends BasePool implements Pool {
   ) {
     super(check.options<PoolOptions>(options));
     check.func(limit, 'limit');
+    // The front reads these to bound its line (maxQueue) and to honour queueTimeout: 0; `pLimit`
+    // itself, passed instead of `pLimit(n)`, has neither.
+    if (typeof limit.activeCount !== 'number' || typeof limit.pendingCount !== 'number') {
+      throw new TypeError(
+        `limit must be a limiter made by pLimit(concurrency); received ${check.show(limit)}`,
+      );
+    }
   }
 
   /** The limiter's concurrency. Setting it sets the limiter's. */

@@ -53,7 +53,14 @@ export class PQueuePool extends BasePool implements Pool {
     options?: PoolOptions,
   ) {
     super(check.options<PoolOptions>(options));
-    if (typeof queue?.add !== 'function') check.func(queue?.add, 'queue.add');
+    if (queue === null || typeof queue !== 'object') {
+      throw new TypeError(`queue must be a PQueue instance; received ${check.show(queue)}`);
+    }
+    check.func(queue.add, 'queue.add');
+    // The front reads these to bound its line (maxQueue) and to honour queueTimeout: 0.
+    if (typeof queue.size !== 'number' || typeof queue.pending !== 'number') {
+      throw new TypeError(`queue must be a PQueue instance; received ${check.show(queue)}`);
+    }
   }
 
   /** The queue's concurrency. Setting it sets the queue's. */

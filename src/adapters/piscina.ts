@@ -75,10 +75,15 @@ export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
     private readonly piscina: PiscinaLike<In, Out>,
     options?: PiscinaPoolOptions,
   ) {
+    if (piscina === null || typeof piscina !== 'object') {
+      throw new TypeError(`piscina must be a Piscina instance; received ${check.show(piscina)}`);
+    }
+    check.func(piscina.run, 'piscina.run');
+    check.func(piscina.destroy, 'piscina.destroy');
     const o = check.options<PiscinaPoolOptions>(options);
-    if (typeof piscina?.run !== 'function') check.func(piscina?.run, 'piscina.run');
-    const { maxThreads, concurrentTasksPerWorker } = piscina.options;
-    this.pool = new WorkerPool({ ...o, concurrency: o.concurrency ?? maxThreads * concurrentTasksPerWorker });
+    // `null` is a bad concurrency, not "the default": only a missing one is taken from piscina.
+    const concurrency = o.concurrency === undefined ? threadsOf(piscina) : o.concurrency;
+    this.pool = new WorkerPool({ ...o, concurrency });
   }
 
   /** Tasks handed to piscina at once. */
@@ -116,8 +121,17 @@ export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
     let transferList: readonly unknown[] | undefined;
     let rest: PoolRunOptions;
     try {
+      // A function cannot be sent to a worker thread: piscina would only say so once it has a worker.
+      if (typeof input === 'function') {
+        throw new TypeError(
+          `input must be data a worker thread can receive, not a function; received ${check.show(input)}`,
+        );
+      }
       ({ name, transferList, ...rest } = check.options<PiscinaRunOptions>(options));
       check.string(name, 'options.name');
+      if (transferList !== undefined && !Array.isArray(transferList)) {
+        throw new TypeError(`options.transferList must be an array; received ${check.show(transferList)}`);
+      }
     } catch (error) {
       return Promise.reject(error);
     }
@@ -147,4 +161,17 @@ export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
   async [asyncDispose](): Promise<void> {
     await this.shutdown();
   }
+}
+
+/** The default concurrency: piscina's `maxThreads × concurrentTasksPerWorker`. */
+function threadsOf(piscina: PiscinaLike<unknown, unknown>): number {
+  const sizing: unknown = piscina.options;
+  if (sizing === null || typeof sizing !== 'object') {
+    throw new TypeError(`piscina.options must be an object; received ${check.show(sizing)}`);
+  }
+  const { maxThreads, concurrentTasksPerWorker } = sizing as PiscinaLike<unknown, unknown>['options'];
+  return (
+    check.integer(maxThreads, 'piscina.options.maxThreads', 1) *
+    check.integer(concurrentTasksPerWorker, 'piscina.options.concurrentTasksPerWorker', 1)
+  );
 }
