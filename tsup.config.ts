@@ -4,6 +4,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     redis: 'src/redis/index.ts',
+    inspect: 'src/inspect.ts',
+    'inspect/http': 'src/inspect/http.ts',
     'adapters/piscina': 'src/adapters/piscina.ts',
     'adapters/p-queue': 'src/adapters/p-queue.ts',
     'adapters/p-limit': 'src/adapters/p-limit.ts',

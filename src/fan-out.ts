@@ -1,4 +1,6 @@
+import { type Call, endCall, startCall, UNTIMED, type WaitOutcome } from './core/track.js';
 import * as check from './core/validate.js';
+import type { Link } from './core/waiters.js';
 import { type Permit, runInPermit, type SemaphoreLike } from './semaphore.js';
 
 /** What each call of `fn` gets besides its item. */
@@ -108,6 +110,7 @@ export function fanOut<T, R>(
         else resolve(results);
       },
     });
+    startCall(run, fanOut);
     run.pump();
   });
 }
@@ -206,7 +209,13 @@ interface Sink {
  * slot is held from the moment an item is read until the sink frees it, so the sink's own
  * buffer counts against the window.
  */
-class Run<T, R> {
+class Run<T, R> implements Call {
+  /** For `inspect()`: when the call started (with timing on). */
+  since = UNTIMED;
+  declare weak?: WeakRef<Call>;
+  prev: Link | undefined = undefined;
+  next: Link | undefined = undefined;
+  linked = false;
   private readonly controller = new AbortController();
   private iterator: Iterator<T> | AsyncIterator<T> | undefined;
   private readonly sync: boolean;
@@ -385,7 +394,31 @@ class Run<T, R> {
     this.ended = true;
     if (!this.stopped && this.onAbort !== undefined)
       this.options.signal!.removeEventListener('abort', this.onAbort);
+    endCall(this, this.outcome());
     this.sink.end(this.failed, this.reason);
+  }
+
+  get kind(): string {
+    return 'fanOut';
+  }
+
+  private outcome(): WaitOutcome {
+    if (!this.stopped) return 'granted';
+    return this.failed && this.reason !== this.options.signal?.reason ? 'failed' : 'aborted';
+  }
+
+  /** For `inspect()`: the window, what is in flight, and what the sink still holds. */
+  describeCall() {
+    const held = this.used - this.inFlight;
+    let what = `window ${this.options.window}: ${this.inFlight} in flight, ${this.index} started`;
+    if (held > 0) what += `, ${held} waiting to be taken`;
+    const gates = this.options.semaphores.map((s) => {
+      const name = (s as { name?: unknown }).name;
+      return typeof name === 'string' ? `semaphore ${JSON.stringify(name)}` : 'a semaphore';
+    });
+    if (gates.length > 0) what += `; gated by ${gates.join(', ')}`;
+    if (this.options.pool !== undefined) what += '; on a pool';
+    return { what, timeout: undefined };
   }
 }
 
@@ -431,6 +464,8 @@ class ResultIterator<T, R> implements AsyncIterator<Awaited<R>> {
         this.ended = true;
         return Promise.reject(signal.reason);
       }
+      // Weakly: a consumer that lets go of the iterator without return() must not leave it listed forever.
+      startCall(this.run, undefined, true);
       this.run.pump();
     }
     return new Promise((resolve, reject) => {

@@ -5,6 +5,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { inspect } from 'node:util';
 import { startTimer } from './core/timer.js';
+import {
+  flags,
+  now,
+  type PrimitiveSnapshot,
+  publishTaskError,
+  recordOrigin,
+  register,
+  UNTIMED,
+  type WaitLabel,
+  type WaitSnapshot,
+} from './core/track.js';
 import * as check from './core/validate.js';
 import { disarm, fail, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
@@ -197,6 +208,10 @@ function capture(resolve: (value: unknown) => void): void {
   capturing.resolve = resolve;
 }
 
+// When each running job started (on the inspector's clock), recorded only while timing is on: kept
+// out of Job so that a queued task stays small.
+const startedAt = new WeakMap<Job, number>();
+
 /**
  * @internal What {@link WorkerPool} and the fronts share: option checks, nesting, the running
  * phase (signal, timeout, abandonment), `shutdown` and `idle`. Subclasses decide when a queued
@@ -251,7 +266,48 @@ export abstract class BasePool implements WaitHost<Job> {
       waiters: new WaiterList<Watcher>(),
       timeoutError: (w) => this.idleTimeoutError(w.timeout),
       onLeave: (w) => this.watcherLeft(w),
+      describeWait: (w) => ({ kind: 'pool', name: this.name, what: watcherWhat(w), timeout: w.timeout }),
     };
+    register(this, BasePool.snapshot);
+  }
+
+  /** What `inspect()` shows: slots and their use, and each running task, queued task and watcher. */
+  private static snapshot(p: BasePool): PrimitiveSnapshot {
+    const waits: WaitSnapshot[] = [];
+    for (const job of p.running) {
+      const state = job.state === ABANDONED ? 'abandoned' : 'running';
+      const timeout = job instanceof OwnJob ? job.timeout : undefined;
+      waits.push({ key: job, what: 'task', since: startedAt.get(job) ?? UNTIMED, timeout, state });
+    }
+    for (const job of p.waiters) {
+      const timeout = job instanceof OwnJob ? job.queueTimeout : undefined;
+      waits.push({ key: job, what: 'run (queued)', since: job.since, timeout });
+    }
+    for (const w of p.watchers.waiters) {
+      waits.push({ key: w, what: watcherWhat(w), since: w.since, timeout: w.timeout });
+    }
+    const abandoned = p.abandonedJobs > 0 ? ` (${p.abandonedJobs} abandoned)` : '';
+    const closed = p.state === 'open' ? '' : `, ${p.state}`;
+    return {
+      kind: 'pool',
+      name: p.name,
+      summary: `${p.load}${abandoned}, maxQueue ${p.maxQueue}${closed}`,
+      stats: {
+        concurrency: p.concurrency,
+        active: p.used,
+        queued: p.waiters.length,
+        maxQueue: p.maxQueue,
+        abandoned: p.abandonedJobs,
+        state: p.state,
+      },
+      waits,
+    };
+  }
+
+  /** @internal How a queued task is named in diagnostics_channel messages. */
+  describeWait(job: Job): WaitLabel {
+    const timeout = job instanceof OwnJob ? job.queueTimeout : undefined;
+    return { kind: 'pool', name: this.name, what: 'run (queued)', timeout };
   }
 
   /** How many tasks run at once. */
@@ -347,6 +403,7 @@ export abstract class BasePool implements WaitHost<Job> {
 
   /** @internal Starts `job` on a slot already counted; returns the promise `run()` hands out. */
   protected launch(job: Job, signal: AbortSignal | undefined): Promise<unknown> {
+    if (flags.origins) recordOrigin(job);
     job.signal = signal;
     capturing = job;
     const promise = new Promise(capture);
@@ -366,6 +423,7 @@ export abstract class BasePool implements WaitHost<Job> {
     const fn = job.fn;
     job.state = RUNNING;
     this.running.push(job);
+    if (flags.timing) startedAt.set(job, now());
     let signal: AbortSignal;
     if (job instanceof OwnJob) {
       const controller = new AbortController();
@@ -454,6 +512,7 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   private report(error: unknown): void {
+    publishTaskError('pool', this.name, undefined, error);
     try {
       this.onError(error);
     } catch (thrown) {
@@ -653,6 +712,10 @@ export abstract class BasePool implements WaitHost<Job> {
   private closedError(what: string): ClosedError {
     return new ClosedError(`${this.label} ${what}`);
   }
+}
+
+function watcherWhat(w: Watcher): string {
+  return w.drain === undefined ? 'idle' : w.drain ? 'shutdown (drain)' : 'shutdown';
 }
 
 function reportOf(w: Watcher): PoolShutdownReport {

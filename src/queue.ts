@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { type PrimitiveSnapshot, publishTaskError, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
 import { bound, failAll, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
@@ -75,10 +76,17 @@ class TimedWaiter<T> extends Waiter<T> {
 }
 
 /** One line of parked callers. A waiter leaving frees nothing, so `onLeave` has nobody to serve. */
-class Line<W extends Waiter<unknown>> implements WaitHost<W> {
+class Line<W extends Waiter<unknown> & { timeout: number | undefined }> implements WaitHost<W> {
   readonly waiters = new WaiterList<W>();
-  constructor(readonly timeoutError: (waiter: W) => Error) {}
+  constructor(
+    private readonly queue: { readonly name: string | undefined },
+    readonly op: 'put' | 'get' | 'join',
+    readonly timeoutError: (waiter: W) => Error,
+  ) {}
   onLeave(): void {}
+  describeWait(waiter: W): WaitLabel {
+    return { kind: 'queue', name: this.queue.name, what: this.op, timeout: waiter.timeout };
+  }
 }
 
 /**
@@ -127,9 +135,11 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   private lastGet: number | undefined = undefined;
   private stamped = false;
   private readonly created = Date.now();
-  private readonly putters = new Line<PutWaiter<T>>((w) => this.fullError(w.timeout!, true));
-  private readonly getters = new Line<TimedWaiter<T>>((w) => this.emptyError(w.timeout!));
-  private readonly joiners = new Line<TimedWaiter<void>>((w) => this.joinError(w.timeout!));
+  /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
+  private listed: boolean;
+  private readonly putters = new Line<PutWaiter<T>>(this, 'put', (w) => this.fullError(w.timeout!, true));
+  private readonly getters = new Line<TimedWaiter<T>>(this, 'get', (w) => this.emptyError(w.timeout!));
+  private readonly joiners = new Line<TimedWaiter<void>>(this, 'join', (w) => this.joinError(w.timeout!));
 
   constructor(options: BoundedQueueOptions) {
     if (options === undefined) throw new TypeError('options must be an object; received undefined');
@@ -137,6 +147,43 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     this.max = check.integer(o.capacity, 'options.capacity', 1);
     this.name = check.string(o.name, 'options.name');
     this.ring = new Array<T | undefined>(Math.min(16, 2 ** Math.ceil(Math.log2(this.max)))).fill(undefined);
+    this.listed = this.name !== undefined;
+    if (this.listed) register(this, BoundedQueue.snapshot);
+  }
+
+  /** What `inspect()` shows: size, capacity, state, and every parked put, get and join (held weakly). */
+  private static snapshot<T>(q: BoundedQueue<T>): PrimitiveSnapshot {
+    const waits = [];
+    for (const line of [q.putters, q.getters, q.joiners] as Line<TimedWaiter<unknown>>[]) {
+      for (const w of line.waiters) {
+        waits.push({ key: w, what: line.op, since: w.since, timeout: w.timeout });
+      }
+    }
+    const putters = q.putters.waiters.length;
+    const getters = q.getters.waiters.length;
+    const joiners = q.joiners.waiters.length;
+    const lastGet = q.lastGet === undefined ? 'no get yet' : `last get ${Date.now() - q.lastGet} ms ago`;
+    const parts = [`${q.count}/${q.max} queued`, `${q.taken} taken and not done`, lastGet];
+    if (putters > 0) parts.push(count(putters, 'put') + ' waiting');
+    if (getters > 0) parts.push(count(getters, 'get') + ' waiting');
+    if (joiners > 0) parts.push(count(joiners, 'join') + ' waiting');
+    if (q.state !== 'open') parts.push(q.state);
+    return {
+      kind: 'queue',
+      name: q.name,
+      summary: parts.join(', '),
+      stats: {
+        capacity: q.max,
+        size: q.count,
+        taken: q.taken,
+        state: q.state,
+        lastGetMsAgo: q.lastGet === undefined ? undefined : Date.now() - q.lastGet,
+        putters,
+        getters,
+        joiners,
+      },
+      waits,
+    };
   }
 
   /** How many items the queue holds at most. */
@@ -168,7 +215,12 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     // Hot path: no options, open, room or a waiting getter. Nothing is allocated.
     if (options === undefined && this.state === 'open') {
       if (this.offer(item)) return RESOLVED;
-      return park<void, PutWaiter<T>>(this.putters, new PutWaiter(item, undefined), undefined, undefined);
+      return this.wait<void, PutWaiter<T>>(
+        this.putters,
+        new PutWaiter(item, undefined),
+        undefined,
+        undefined,
+      );
     }
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
@@ -182,7 +234,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       case 'open':
         if (this.offer(item)) return RESOLVED;
         if (timeout === 0) return Promise.reject(this.fullError(0, false));
-        return park<void, PutWaiter<T>>(this.putters, new PutWaiter(item, timeout), signal, timeout);
+        return this.wait<void, PutWaiter<T>>(this.putters, new PutWaiter(item, timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
         return Promise.reject(this.closedError('put'));
@@ -219,7 +271,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     switch (this.state) {
       case 'open':
         if (timeout === 0) return Promise.reject(this.emptyError(0));
-        return park<T, TimedWaiter<T>>(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
+        return this.wait<T, TimedWaiter<T>>(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
         return Promise.reject(this.closedError('get'));
@@ -272,7 +324,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.count + this.taken === 0) return RESOLVED;
     if (timeout === 0) return Promise.reject(this.joinError(0));
-    return park<void, TimedWaiter<void>>(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
+    return this.wait<void, TimedWaiter<void>>(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
   }
 
   /**
@@ -368,6 +420,20 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
 
   private get label(): string {
     return labelOf(this.name);
+  }
+
+  /** Parks `waiter` in `line`. An unnamed queue joins `inspect()` here, at its first wait (see Semaphore's `list`). */
+  private wait<R, W extends Waiter<unknown> & { timeout: number | undefined }>(
+    line: Line<W>,
+    waiter: W,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+  ): Promise<R> {
+    if (!this.listed) {
+      this.listed = true;
+      register(this, BoundedQueue.snapshot);
+    }
+    return park<R, W>(line, waiter, signal, timeout);
   }
 
   /** Hands `item` to the first live getter, or queues it if there is room. The queue is open. */
@@ -679,6 +745,7 @@ class QueueConsumer<T> implements Consumer {
   }
 
   private report(error: unknown, item: T): void {
+    publishTaskError('queue', this.queue.name, item, error);
     try {
       this.onError(error, item);
     } catch (thrown) {

@@ -1,5 +1,14 @@
 import { inspect } from 'node:util';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
+import {
+  flags,
+  type PrimitiveSnapshot,
+  publishTaskError,
+  recordOrigin,
+  register,
+  sinceDate,
+  type WaitSnapshot,
+} from './core/track.js';
 import * as check from './core/validate.js';
 import { bound } from './core/wait.js';
 import { type Link, WaiterList } from './core/waiters.js';
@@ -115,6 +124,8 @@ class RegistryTask implements Task<unknown>, Link {
     readonly id: number,
     readonly name: string,
     readonly startedAt: number,
+    /** Its limit in ms, if any. */
+    readonly timeout: number | undefined,
   ) {}
 
   get signal(): AbortSignal {
@@ -196,6 +207,39 @@ export class TaskRegistry implements AsyncDisposable {
       o.onError === undefined
         ? undefined
         : check.func<NonNullable<TaskRegistryOptions['onError']>>(o.onError, 'options.onError');
+    register(this, TaskRegistry.snapshot);
+  }
+
+  /** What `inspect()` shows: the live tasks by state, each with its name and age. */
+  private static snapshot(r: TaskRegistry): PrimitiveSnapshot {
+    const waits: WaitSnapshot[] = [];
+    const byState: Record<TaskState, number> = {
+      running: 0,
+      cancelled: 0,
+      'timed-out': 0,
+      'shutting-down': 0,
+    };
+    for (const task of r.tasks) {
+      byState[task.state]++;
+      const since = sinceDate(task.startedAt);
+      waits.push({
+        key: task,
+        what: JSON.stringify(task.name),
+        since,
+        timeout: task.timeout,
+        state: task.state,
+      });
+    }
+    const states = Object.entries(byState)
+      .filter(([, n]) => n > 0)
+      .map(([state, n]) => `${n} ${state}`);
+    return {
+      kind: 'registry',
+      name: r.name,
+      summary: `${r.tasks.length} task${r.tasks.length === 1 ? '' : 's'}${states.length > 0 ? ` (${states.join(', ')})` : ''}, ${r.lifecycle.tag}`,
+      stats: { tasks: r.tasks.length, ...byState, state: r.lifecycle.tag },
+      waits,
+    };
   }
 
   /** How many tasks are live: spawned and not settled (stragglers included). */
@@ -228,7 +272,8 @@ export class TaskRegistry implements AsyncDisposable {
       default:
         return unreachable(this.lifecycle);
     }
-    const task = new RegistryTask(++this.lastId, name, Date.now());
+    const task = new RegistryTask(++this.lastId, name, Date.now(), timeout);
+    if (flags.origins) recordOrigin(task, this.spawn);
     this.tasks.push(task); // before fn runs, so that fn (or a shutdown it starts) sees itself
     let result: T | PromiseLike<T>;
     try {
@@ -391,6 +436,7 @@ export class TaskRegistry implements AsyncDisposable {
 
   /** Reports a failure exactly once: to `onError`, or to stderr (also when `onError` itself throws). */
   private report(task: RegistryTask, error: unknown): void {
+    publishTaskError('registry', this.name, task.name, error);
     const info = task.info(Date.now());
     if (this.onError !== undefined) {
       try {

@@ -1,4 +1,5 @@
 import { type Hold, heldHere, newHold, within } from './core/holds.js';
+import { type PrimitiveSnapshot, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
 import { disarm, fail, liveHead, park, settle, Waiter } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
@@ -82,21 +83,11 @@ class SemaphoreWaiter extends Waiter<unknown> {
   }
 }
 
-/**
- * A counting semaphore with weighted, strictly FIFO acquisition: a later waiter is never served
- * before an earlier one, so a heavy waiter is never starved by a stream of light ones.
- *
- * @example
- * ```ts
- * import { Semaphore } from 'unwedge';
- * const storage = new Semaphore(32, { name: 'storage-chunks' });
- * const body = await storage.run(() => fetch('http://127.0.0.1:9000/chunk/1'), { timeout: 5_000 });
- * {
- *   using permit = await storage.acquire({ weight: 4 });
- *   // ... four permits held until the end of this block
- * }
- * ```
- */
+function waitWhat(w: SemaphoreWaiter): string {
+  const permits = w.weight === 1 ? '1 permit' : `${w.weight} permits`;
+  return w.fn === undefined ? `acquire ${permits}` : `run (${permits})`;
+}
+
 function unblock(waiter: SemaphoreWaiter): void {
   if (waiter.blocking === undefined) return;
   for (const hold of waiter.blocking) hold.blocked--;
@@ -112,6 +103,21 @@ export function runInPermit<T>(permit: Permit, label: string, fn: () => T): T {
   return hold === undefined ? fn() : within(hold, fn);
 }
 
+/**
+ * A counting semaphore with weighted, strictly FIFO acquisition: a later waiter is never served
+ * before an earlier one, so a heavy waiter is never starved by a stream of light ones.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from 'unwedge';
+ * const storage = new Semaphore(32, { name: 'storage-chunks' });
+ * const body = await storage.run(() => fetch('http://127.0.0.1:9000/chunk/1'), { timeout: 5_000 });
+ * {
+ *   using permit = await storage.acquire({ weight: 4 });
+ *   // ... four permits held until the end of this block
+ * }
+ * ```
+ */
 export class Semaphore implements SemaphoreLike {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
@@ -121,6 +127,8 @@ export class Semaphore implements SemaphoreLike {
   private free: number;
   /** With deadlock detection: the holds of this semaphore's permits by run()/fanOut() code. */
   private readonly holds: Set<Hold> | undefined;
+  /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
+  private listed: boolean;
 
   /** @param permits how many permits exist: a positive safe integer. */
   constructor(permits: number, options?: SemaphoreOptions) {
@@ -129,6 +137,37 @@ export class Semaphore implements SemaphoreLike {
     this.name = check.string(o.name, 'options.name');
     this.holds = check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ? new Set() : undefined;
     this.free = this.total;
+    this.listed = this.name !== undefined;
+    if (this.listed) register(this, Semaphore.snapshot);
+  }
+
+  /** What `inspect()` shows: permits, use, and each parked caller (held weakly, read at dump time). */
+  private static snapshot(s: Semaphore): PrimitiveSnapshot {
+    const inUse = s.total - s.free;
+    const waits = [];
+    for (const w of s.waiters) {
+      waits.push({ key: w, what: waitWhat(w), since: w.since, timeout: w.timeout });
+    }
+    return {
+      kind: 'semaphore',
+      name: s.name,
+      summary: `${s.total} permit${s.total === 1 ? '' : 's'}, ${inUse} in use, ${s.waiters.length} waiting`,
+      stats: { permits: s.total, inUse, waiting: s.waiters.length },
+      waits,
+    };
+  }
+
+  // Holding a primitive through a WeakRef makes the young-generation GC keep it (only a full GC
+  // clears WeakRefs), which made `new Semaphore()` ~8x slower for one made per request and never
+  // contended. So an unnamed one is registered the first time someone waits on it.
+  private list(): void {
+    this.listed = true;
+    register(this, Semaphore.snapshot);
+  }
+
+  /** @internal How a parked caller is named in diagnostics_channel messages. */
+  describeWait(w: SemaphoreWaiter): WaitLabel {
+    return { kind: 'semaphore', name: this.name, what: waitWhat(w), timeout: w.timeout };
   }
 
   /** How many permits exist. */
@@ -238,6 +277,7 @@ export class Semaphore implements SemaphoreLike {
     signal: AbortSignal | undefined,
     timeout: number | undefined,
   ): Promise<T> {
+    if (!this.listed) this.list();
     const promise = park<T, SemaphoreWaiter>(this, waiter, signal, timeout);
     if (this.holds !== undefined) {
       const blocking = heldHere(this);

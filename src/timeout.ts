@@ -1,5 +1,7 @@
+import { type Call, endCall, startCall, UNTIMED } from './core/track.js';
 import * as check from './core/validate.js';
 import { bound } from './core/wait.js';
+import type { Link } from './core/waiters.js';
 import { TimeoutError } from './errors.js';
 
 /** Options of {@link withTimeout}. */
@@ -57,27 +59,64 @@ export function withTimeout<T>(
   } catch (error) {
     return Promise.reject(error);
   }
-  const timeoutError = () =>
-    new TimeoutError(`${name === undefined ? 'operation' : JSON.stringify(name)} timed out after ${ms} ms`);
-
   if (typeof work !== 'function') {
     if (signal?.aborted || timeout === 0) {
       work.then(undefined, ignore); // it may still reject: never as an unhandled rejection
-      return Promise.reject(signal?.aborted ? signal.reason : timeoutError());
+      return Promise.reject(signal?.aborted ? signal.reason : timeoutError(name, ms));
     }
-    return bound(work, signal, timeout, timeoutError);
+    const call = new TimedCall(name, ms);
+    startCall(call, withTimeout);
+    return bound(work, signal, timeout, call, undefined, call);
   }
 
   if (signal?.aborted) return Promise.reject(signal.reason);
-  if (timeout === 0) return Promise.reject(timeoutError());
+  if (timeout === 0) return Promise.reject(timeoutError(name, ms));
   const controller = new AbortController();
+  const call = new TimedCall(name, ms);
+  // Listed before `work` runs, so that a wait:start message comes before anything the work publishes.
+  startCall(call, withTimeout);
   let result: T | PromiseLike<T>;
   try {
     result = work(controller.signal);
   } catch (error) {
+    endCall(call, 'failed'); // it never waited
     return Promise.reject(error);
   }
-  return bound(Promise.resolve(result), signal, timeout, timeoutError, (reason) => controller.abort(reason));
+  return bound(Promise.resolve(result), signal, timeout, call, (reason) => controller.abort(reason), call);
+}
+
+function timeoutError(name: string | undefined, ms: number | undefined): TimeoutError {
+  return new TimeoutError(
+    `${name === undefined ? 'operation' : JSON.stringify(name)} timed out after ${ms} ms`,
+  );
+}
+
+/** One running `withTimeout` call, as `inspect()` lists it while it runs. */
+class TimedCall implements Call {
+  since = UNTIMED;
+  declare weak?: WeakRef<Call>;
+  prev: Link | undefined = undefined;
+  next: Link | undefined = undefined;
+  linked = false;
+
+  constructor(
+    readonly name: string | undefined,
+    readonly ms: number | undefined,
+  ) {}
+
+  get kind(): string {
+    return 'withTimeout';
+  }
+
+  /** The error for `bound`, as a method: a closure would put withTimeout's variables in a heap context (~150 ns a call). */
+  timeoutError(): TimeoutError {
+    return timeoutError(this.name, this.ms);
+  }
+
+  describeCall() {
+    const what = this.name === undefined ? 'operation' : JSON.stringify(this.name);
+    return { what, timeout: this.ms === Number.POSITIVE_INFINITY ? undefined : this.ms };
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

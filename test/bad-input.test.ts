@@ -11,13 +11,17 @@ import { PQueuePool } from '../src/adapters/p-queue.js';
 import { PiscinaPool } from '../src/adapters/piscina.js';
 import {
   BoundedQueue,
+  configure,
   fanOut,
   fanOutIterable,
   Semaphore,
   TaskRegistry,
   WorkerPool,
+  watchEventLoop,
+  watchStalls,
   withTimeout,
 } from '../src/index.js';
+import { dumpOnSignal } from '../src/inspect/http.js';
 import { RedisSemaphore } from '../src/redis/index.js';
 
 type Case = [
@@ -1089,6 +1093,96 @@ const redisTable: Table = {
   ],
 };
 
+const durationRanges: Array<[unknown, string]> = [
+  [0, '0'],
+  [-1, '-1'],
+  [Number.NaN, 'NaN'],
+  [Number.POSITIVE_INFINITY, 'Infinity'],
+  [Number.NEGATIVE_INFINITY, '-Infinity'],
+];
+const requiredDuration = (name: string, option: string, call: (value: unknown) => unknown): Case[] => [
+  ...numberCases(name, call, durationRanges, option),
+  [
+    `${name}: ${option} = undefined`,
+    () => call(undefined),
+    TypeError,
+    exact(option, 'a finite number of milliseconds > 0', 'undefined'),
+  ],
+];
+
+// unwedge/inspect: a watcher given bad options starts nothing (the tripwire fails this file if a
+// timer or a worker is left behind).
+const inspectTable: Table = {
+  sync: [
+    ...optionsCases('configure', (v) => configure(v as never)),
+    ...booleanCases('configure', 'options.captureOrigins', (v) =>
+      configure({ captureOrigins: v as boolean }),
+    ),
+    ...booleanCases('configure', 'options.recordAges', (v) => configure({ recordAges: v as boolean })),
+    ...optionsCases('watchStalls', (v) => watchStalls(v as never)),
+    ...requiredDuration('watchStalls', 'options.threshold', (v) => watchStalls({ threshold: v as number })),
+    ...numberCases(
+      'watchStalls',
+      (v) => watchStalls({ threshold: 10, interval: v as number }),
+      durationRanges,
+      'options.interval',
+    ),
+    ...functionCases(
+      'watchStalls',
+      'options.onStall',
+      (v) => watchStalls({ threshold: 10, onStall: v as never }),
+      false,
+    ),
+    ...optionsCases('watchEventLoop', (v) => watchEventLoop(v as never)),
+    ...requiredDuration('watchEventLoop', 'options.threshold', (v) =>
+      watchEventLoop({ threshold: v as number }),
+    ),
+    ...numberCases(
+      'watchEventLoop',
+      (v) => watchEventLoop({ threshold: 10, repeat: v as number }),
+      durationRanges,
+      'options.repeat',
+    ),
+    ...numberCases(
+      'watchEventLoop',
+      (v) => watchEventLoop({ threshold: 10, fd: v as number }),
+      [
+        [-1, '-1'],
+        [1.5, '1.5'],
+        [Number.NaN, 'NaN'],
+        [Number.POSITIVE_INFINITY, 'Infinity'],
+      ],
+      'options.fd',
+    ),
+    ...functionCases(
+      'watchEventLoop',
+      'options.onBlock',
+      (v) => watchEventLoop({ threshold: 10, onBlock: v as never }),
+      false,
+    ),
+    ...typeCases(
+      'dumpOnSignal',
+      'signal',
+      (v) => dumpOnSignal(v as never),
+      [
+        [5, '5'],
+        [null, 'null'],
+        [noop, 'function noop'],
+      ],
+      'a signal name',
+    ),
+    ...optionsCases('dumpOnSignal', (v) => dumpOnSignal('SIGUSR2', v as never)),
+    ...functionCases(
+      'dumpOnSignal',
+      'options.write',
+      (v) => dumpOnSignal('SIGUSR2', { write: v as never }),
+      false,
+    ),
+  ],
+  async: [],
+  aborted: [],
+};
+
 const tables: Record<string, Table> = {
   Semaphore: semaphoreTable,
   withTimeout: withTimeoutTable,
@@ -1100,6 +1194,7 @@ const tables: Record<string, Table> = {
   'PQueuePool (unwedge/p-queue)': pqueueTable,
   'LimitPool (unwedge/p-limit)': limitTable,
   'RedisSemaphore (unwedge/redis)': redisTable,
+  'inspect (unwedge/inspect)': inspectTable,
 };
 
 // --- the runners --------------------------------------------------------------------------------
@@ -1230,6 +1325,6 @@ test('every primitive has a table, and the table is large', () => {
     (n, t) => n + t.sync.length + t.async.length + t.aborted.length,
     0,
   );
-  expect(Object.keys(tables)).toHaveLength(10);
+  expect(Object.keys(tables)).toHaveLength(11);
   expect(total).toBeGreaterThan(700);
 });

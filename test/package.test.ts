@@ -122,6 +122,31 @@ const { PiscinaPool } = require('unwedge/piscina');`;
   expect((await run(process.execPath, ['fronts.cjs'], dir)).trim()).toBe('42 true function function');
 });
 
+// One inspector per process: primitives made by the CommonJS build show in the dump taken through
+// the ESM subpath, and origins leave out the library's own frames in dist/.
+test("unwedge/inspect sees the primitives of both builds, with origins in the caller's file", async () => {
+  await writeFile(
+    join(dir, 'inspect.mjs'),
+    `import { createRequire } from 'node:module';
+import { Semaphore } from 'unwedge';
+import { configure, inspect } from 'unwedge/inspect';
+import { createInspectHandler } from 'unwedge/inspect/http';
+const { Semaphore: CjsSemaphore } = createRequire(import.meta.url)('unwedge');
+configure({ captureOrigins: true });
+const esm = new Semaphore(1, { name: 'esm-sem' });
+const cjs = new CjsSemaphore(1, { name: 'cjs-sem' });
+await esm.acquire();
+await cjs.acquire();
+esm.acquire();
+cjs.acquire();
+const waiting = inspect().primitives.filter((p) => p.waits.length > 0);
+const origins = waiting.map((p) => p.waits[0].origin[0] ?? '');
+console.log(waiting.map((p) => p.name).sort().join(), origins.every((o) => o.includes('inspect.mjs')), typeof createInspectHandler);
+`,
+  );
+  expect((await run(process.execPath, ['inspect.mjs'], dir)).trim()).toBe('cjs-sem,esm-sem true function');
+});
+
 test('the tarball ships no runtime dependencies', async () => {
   const manifest = JSON.parse(
     await run(process.execPath, ['-p', 'JSON.stringify(require("unwedge/package.json"))'], dir),

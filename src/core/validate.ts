@@ -66,6 +66,14 @@ export function timeout(value: unknown, name = 'timeout'): number | undefined {
   return n === Number.POSITIVE_INFINITY ? undefined : n;
 }
 
+/** A duration in milliseconds that must be given: a finite number > 0 (`undefined` is a TypeError). */
+export function duration(value: unknown, name: string): number {
+  const expected = 'a finite number of milliseconds > 0';
+  const n = number(value, name, expected);
+  if (!(n > 0) || n === Number.POSITIVE_INFINITY) fail('range', name, expected, value);
+  return n;
+}
+
 /** An `AbortSignal` or `undefined`. */
 export function signal(value: unknown, name = 'signal'): AbortSignal | undefined {
   if (value === undefined) return undefined;

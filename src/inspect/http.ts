@@ -1,0 +1,92 @@
+// The dump where operators look: a `/debug/unwedge` route, and a signal that writes it to stderr.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { unuseTiming, useTiming } from '../core/track.js';
+import * as check from '../core/validate.js';
+import { formatInspect, inspect } from '../inspect.js';
+
+/** A `node:http` request handler, also usable as Express middleware (its `next` is never called). */
+export type InspectHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * Returns a `node:http`-style handler that answers with the live dump of every wait: text (as
+ * {@link formatInspect} writes it) by default, or the {@link inspect} report as JSON with
+ * `?format=json`. Mount it on an internal route: the dump names your code's files and lines.
+ * For Fastify: `app.get('/debug/unwedge', (req, reply) => { reply.hijack(); handler(req.raw, reply.raw); })`.
+ * Creating one turns on `recordAges` for good (see `configure`), so that every wait parked from
+ * then on shows its exact age.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createInspectHandler } from 'unwedge/inspect/http';
+ * const debug = createInspectHandler();
+ * createServer((req, res) => {
+ *   if (req.url?.startsWith('/debug/unwedge')) return debug(req, res);
+ *   res.end('hello');
+ * }).listen(9464, '127.0.0.1');
+ * ```
+ */
+export function createInspectHandler(): InspectHandler {
+  // A handler mounted at start-up is there for the hang to come: from now on, waits record their
+  // start so the dump gives exact ages (one clock read per parked wait).
+  useTiming();
+  return (req, res) => {
+    const query = (req.url ?? '').split('?')[1] ?? '';
+    const json = new URLSearchParams(query).get('format') === 'json';
+    const report = inspect();
+    const body = json ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report);
+    res.statusCode = 200;
+    res.setHeader('content-type', json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
+    res.setHeader('cache-control', 'no-store');
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+}
+
+/** Stops what {@link dumpOnSignal} started; also a `Disposable`. */
+export interface Disposer {
+  /** Removes the signal listener. Idempotent. */
+  (): void;
+  /** Same as calling it, for `using stop = dumpOnSignal()`. */
+  [Symbol.dispose](): void;
+}
+
+const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
+
+/**
+ * Writes the dump ({@link formatInspect}) to stderr each time the process receives `signal`
+ * (default `SIGUSR2`; `SIGUSR1` is Node's inspector), e.g. `kill -USR2 <pid>`. Listening for a
+ * signal does not keep the process alive. Waits parked while it listens record their start, so
+ * the dump gives exact ages (see `configure`'s `recordAges`). Returns a function that removes the listener.
+ *
+ * @example
+ * ```ts
+ * import { dumpOnSignal } from 'unwedge/inspect/http';
+ * const stop = dumpOnSignal(); // then: kill -USR2 <pid>
+ * // ... at shutdown:
+ * stop();
+ * ```
+ */
+export function dumpOnSignal(
+  signal: NodeJS.Signals = 'SIGUSR2',
+  options?: { write?: (text: string) => void },
+): Disposer {
+  if (typeof signal !== 'string')
+    throw new TypeError(`signal must be a signal name; received ${check.show(signal)}`);
+  const o = check.options<{ write?: (text: string) => void }>(options);
+  const write =
+    o.write === undefined
+      ? (text: string) => process.stderr.write(text)
+      : check.func<(text: string) => void>(o.write, 'options.write');
+  const listener = () => write(formatInspect());
+  process.on(signal, listener);
+  useTiming();
+  let stopped = false;
+  const stop = (() => {
+    if (stopped) return;
+    stopped = true;
+    process.off(signal, listener);
+    unuseTiming();
+  }) as Disposer;
+  stop[disposeSymbol] = stop;
+  return stop;
+}
