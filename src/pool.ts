@@ -238,7 +238,9 @@ export abstract class BasePool implements WaitHost<Job> {
   private readonly owners = new WeakMap<AbortSignal, Job>();
   protected readonly context: AsyncLocalStorage<Job> | undefined;
   private readonly onError: (error: unknown) => void;
-  private readonly watchers: WaitHost<Watcher>;
+  private readonly watchers: WaitHost<Watcher> & { name: string | undefined };
+  /** Whether `inspect()` knows it: a named one from the start, any other from its first wait. */
+  private listed: boolean;
 
   constructor(options: PoolOptions) {
     this.name = check.string(options.name, 'options.name');
@@ -266,9 +268,28 @@ export abstract class BasePool implements WaitHost<Job> {
       waiters: new WaiterList<Watcher>(),
       timeoutError: (w) => this.idleTimeoutError(w.timeout),
       onLeave: (w) => this.watcherLeft(w),
-      describeWait: (w) => ({ kind: 'pool', name: this.name, what: watcherWhat(w), timeout: w.timeout }),
+      // Not a closure: a third one per pool made `new WorkerPool()` 35 % slower.
+      name: this.name,
+      describeWait: describeWatcher,
     };
+    this.listed = this.name !== undefined;
+    if (this.listed) register(this, BasePool.snapshot);
+  }
+
+  // As for Semaphore: a WeakRef makes the young-generation GC keep its target, which made `new
+  // WorkerPool()` ~8x slower (1.3 -> 9.9 µs) for one made per request. So an unnamed pool is listed
+  // the first time a caller waits on it (a queued run, idle, shutdown) or gives up on a task.
+  /** @internal Lists this pool in `inspect()` if it is not yet. */
+  protected list(): void {
+    if (this.listed) return;
+    this.listed = true;
     register(this, BasePool.snapshot);
+  }
+
+  /** @internal Parks a job in the line, listing the pool first. */
+  protected park(job: Job, signal: AbortSignal | undefined, timeout: number | undefined): Promise<unknown> {
+    if (!this.listed) this.list();
+    return park<unknown, Job>(this, job, signal, timeout);
   }
 
   /** What `inspect()` shows: slots and their use, and each running task, queued task and watcher. */
@@ -396,7 +417,7 @@ export abstract class BasePool implements WaitHost<Job> {
       signal === undefined && timeout === undefined && queueTimeout === undefined && task.length === 0
         ? new Job(task)
         : new OwnJob(task, timeout, queueTimeout);
-    const promise = park<unknown, Job>(this, job, signal, queueTimeout);
+    const promise = this.park(job, signal, queueTimeout);
     this.enqueued(job);
     return promise;
   }
@@ -476,6 +497,7 @@ export abstract class BasePool implements WaitHost<Job> {
     if (job.state !== RUNNING) return;
     job.state = ABANDONED;
     this.abandonedJobs++;
+    this.list();
     disarm(job);
     if (job instanceof OwnJob) job.controller?.abort(reason);
     job.reject(reason);
@@ -624,6 +646,7 @@ export abstract class BasePool implements WaitHost<Job> {
       return Promise.resolve(reportOf(w));
     }
     const done = (): PoolShutdownReport => reportOf(w);
+    this.list();
     return park<void, Watcher>(this.watchers, w, undefined, timeout).then(done, done);
   }
 
@@ -675,6 +698,7 @@ export abstract class BasePool implements WaitHost<Job> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.waiters.length === 0 && this.running.length === 0) return Promise.resolve();
     if (timeout === 0) return Promise.reject(this.idleTimeoutError(0));
+    this.list();
     return park<void, Watcher>(this.watchers, new Watcher(timeout, undefined), signal, timeout);
   }
 
@@ -712,6 +736,10 @@ export abstract class BasePool implements WaitHost<Job> {
   private closedError(what: string): ClosedError {
     return new ClosedError(`${this.label} ${what}`);
   }
+}
+
+function describeWatcher(this: { name: string | undefined }, w: Watcher): WaitLabel {
+  return { kind: 'pool', name: this.name, what: watcherWhat(w), timeout: w.timeout };
 }
 
 function watcherWhat(w: Watcher): string {
@@ -788,7 +816,8 @@ export class WorkerPool extends BasePool implements Pool {
         this.used++;
         return this.launch(job, undefined) as Promise<Awaited<T>>;
       }
-      if (this.waiters.length < this.maxQueue) return park<Awaited<T>, Job>(this, job, undefined, undefined);
+      if (this.waiters.length < this.maxQueue)
+        return this.park(job, undefined, undefined) as Promise<Awaited<T>>;
     }
     return this.submit(task, options) as Promise<Awaited<T>>;
   }

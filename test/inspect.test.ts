@@ -329,22 +329,52 @@ describe('inspect() lists each kind of primitive with its use and its waits', ()
       inspect().primitives.filter((p) => p.kind === kind && p.name === undefined).length;
     const semaphores = count('semaphore');
     const queues = count('queue');
+    const pools = count('pool');
     const sem = new Semaphore(1);
     const queue = new BoundedQueue<number>({ capacity: 1 });
-    await sem.run(() => queue.put(1)); // used, but nobody waited
+    const pool = new WorkerPool({ concurrency: 1 });
+    await pool.run(() => sem.run(() => queue.put(1))); // used, but nobody waited
     expect(count('semaphore')).toBe(semaphores);
     expect(count('queue')).toBe(queues);
+    expect(count('pool')).toBe(pools);
     const held = await sem.acquire();
     const waiting = track(sem.acquire());
     const put = track(queue.put(2));
+    const gate = deferred();
+    const running = track(pool.run(() => gate.promise));
+    expect(count('pool')).toBe(pools); // a running task is no wait of a caller
+    const queued = track(pool.run(() => 'next'));
     expect(count('semaphore')).toBe(semaphores + 1);
     expect(count('queue')).toBe(queues + 1);
+    expect(count('pool')).toBe(pools + 1);
+    gate.resolve();
     held.release();
     expect(queue.tryGet()).toBe(1);
     await flush();
     expect(waiting.status).toBe('fulfilled');
     expect(put.status).toBe('fulfilled');
+    expect([running.status, queued.value]).toEqual(['fulfilled', 'next']);
     expect(count('semaphore')).toBe(semaphores + 1); // listed for as long as it lives
+  });
+
+  test('an unnamed pool is listed once a task is abandoned, or once someone waits for it to be idle', async () => {
+    const count = () => inspect().primitives.filter((p) => p.kind === 'pool' && p.name === undefined).length;
+    const before = count();
+    const hung = new WorkerPool({ concurrency: 2 });
+    const ac = new AbortController();
+    const abandoned = track(hung.run(() => new Promise(() => {}), { signal: ac.signal }));
+    expect(count()).toBe(before);
+    ac.abort(new Error('gave up'));
+    expect(count()).toBe(before + 1);
+    expect(abandoned.status).toBe('pending'); // rejects on the next microtask
+    const waiting = new WorkerPool({ concurrency: 1 });
+    const gate = deferred();
+    const task = track(waiting.run(() => gate.promise));
+    const idle = track(waiting.idle());
+    expect(count()).toBe(before + 2);
+    gate.resolve();
+    await flush();
+    expect([task.status, idle.status, abandoned.status]).toEqual(['fulfilled', 'fulfilled', 'rejected']);
   });
 
   test('the report is plain JSON', async () => {
@@ -554,6 +584,39 @@ describe('diagnostics_channel', () => {
       },
     };
   }
+
+  test('a pool names its queued runs and its idle and shutdown waits', async () => {
+    const pool = new WorkerPool({ concurrency: 1, name: 'dc-pool-waits' });
+    const gate = deferred();
+    const running = track(pool.run(() => gate.promise));
+    const l = listen();
+    try {
+      const queued = track(pool.run(() => 'next', { queueTimeout: 50 }));
+      const idle = track(pool.idle({ timeout: 1_000 }));
+      const shutdown = track(pool.shutdown({ drain: true, timeout: 2_000 }));
+      await vi.advanceTimersByTimeAsync(50);
+      gate.resolve();
+      await flush();
+      expect([running.status, queued.status, idle.status, shutdown.status]).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      expect(
+        l.events.map(([e, m]) => [e, m.kind, m.name, m.what, m.timeout, 'outcome' in m ? m.outcome : '']),
+      ).toEqual([
+        ['start', 'pool', 'dc-pool-waits', 'run (queued)', 50, ''],
+        ['start', 'pool', 'dc-pool-waits', 'idle', 1_000, ''],
+        ['start', 'pool', 'dc-pool-waits', 'shutdown (drain)', 2_000, ''],
+        ['end', 'pool', 'dc-pool-waits', 'run (queued)', 50, 'timeout'],
+        ['end', 'pool', 'dc-pool-waits', 'idle', 1_000, 'granted'],
+        ['end', 'pool', 'dc-pool-waits', 'shutdown (drain)', 2_000, 'granted'],
+      ]);
+    } finally {
+      l.stop();
+    }
+  });
 
   test('each parked wait publishes start then end, with the same id and how it ended', async () => {
     const sem = new Semaphore(1, { name: 'dc' });
