@@ -2,29 +2,56 @@
 // With an unbounded Promise.all, 10 concurrent requests × 50 chunks put 500 downloads in flight
 // at once. With a per-call window of 8 and one process-global semaphore of 32, the backend never
 // sees more than 32, whatever the number of requests.
+// `startStorageFanOutServer` serves the unwedge version over HTTP (the load test drives it while a
+// storage shard turns slow or hangs and clients hang up).
 //
 //   npx tsx examples/storage-fan-out.ts
+import { Agent, request as httpRequest } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { fanOut, Semaphore } from '../src/index.js';
+import { fanOut, Semaphore, TimeoutError, withTimeout } from '../src/index.js';
 import { get, listen } from './lib/http.js';
 
 const REQUESTS = 10;
 const CHUNKS = 50;
 const CHUNK_MS = 15;
+/** Chunk `c` lives on storage shard `c % SHARDS`; the last shard is the one that fails. */
+const SHARDS = 4;
+const SLOW_CHUNK_MS = 80;
+
+/** What the failing storage shard does: answer in CHUNK_MS, answer in SLOW_CHUNK_MS, or never answer. */
+export type ShardFault = 'none' | 'slow' | 'hung';
 
 /** A storage server that takes CHUNK_MS per chunk and records how many downloads it serves at once. */
-async function storageServer() {
+async function storageServer(fault: () => ShardFault = () => 'none') {
   let inFlight = 0;
   let peak = 0;
-  const server = await listen((_req, res) => {
+  const server = await listen((req, res) => {
     inFlight++;
     peak = Math.max(peak, inFlight);
-    setTimeout(() => {
-      inFlight--;
-      res.end('chunk');
-    }, CHUNK_MS);
+    let counted = true;
+    const leave = () => {
+      if (counted) inFlight--;
+      counted = false;
+    };
+    const chunk = Number(req.url?.slice('/chunk/'.length));
+    const state = chunk % SHARDS === SHARDS - 1 ? fault() : 'none';
+    if (state === 'hung') {
+      res.on('close', leave); // accepted, never answered: the client's abort ends it
+      return;
+    }
+    const timer = setTimeout(
+      () => {
+        leave();
+        res.end('chunk');
+      },
+      state === 'slow' ? SLOW_CHUNK_MS : CHUNK_MS,
+    );
+    res.on('close', () => {
+      clearTimeout(timer); // the client hung up first
+      leave();
+    });
   });
-  return { ...server, peak: () => peak };
+  return { ...server, peak: () => peak, inFlight: () => inFlight };
 }
 
 async function download(port: number, chunk: number): Promise<string> {
@@ -67,4 +94,122 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(`naive Promise.all: peak ${r.naive.peak} downloads in flight at storage, ${r.naive.ms} ms`);
   console.log(`fanOut window 8 + Semaphore(32): peak ${r.unwedge.peak}, ${r.unwedge.ms} ms`);
   process.exitCode = r.cured ? 0 : 1;
+}
+
+/** GETs one chunk over `agent`; stops (destroying the socket) when `signal` aborts. */
+function fetchChunk(port: number, chunk: number, agent: Agent, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: `/chunk/${chunk}`, agent, signal }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (part: string) => {
+        body += part;
+      });
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`chunk ${chunk}: ${res.statusCode}`)),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export interface StorageFanOutServerOptions {
+  /** Chunks per `/merge` request (default 12: a smaller recording than the story's 50). */
+  chunks?: number;
+  /** Deadline of a `/merge` request in ms, after which it answers 504 (default 250). */
+  timeout?: number;
+}
+
+export interface StorageFanOutServer {
+  port: number;
+  /** The process-global limit on storage downloads (32 permits), shared by every request. */
+  storageChunks: Semaphore;
+  /** Makes the last storage shard answer normally, slowly, or never, from now on. */
+  setFault(fault: ShardFault): void;
+  /** The most downloads the app had in flight at once (each holds a permit of `storageChunks`). */
+  peak(): number;
+  /**
+   * The most downloads the storage server saw in flight at once. It can pass `peak()` by one or
+   * two: a download the app aborted is counted there until its socket's close arrives, while
+   * its permit already went to the next download.
+   */
+  storagePeak(): number;
+  /** Downloads in flight at the storage server now. */
+  storageInFlight(): number;
+  /** Requests whose client hung up before the answer (their downloads were aborted). */
+  hungUp(): number;
+  /** Closes the app (aborting what is in flight), the storage client's sockets and the storage server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the unwedge version of the story on 127.0.0.1 and a free port: `/merge` downloads every
+ * chunk with `fanOut` (window 8, each download holding a permit of one process-global
+ * `Semaphore(32)`), bounded by a deadline (504) and aborted when the client hangs up; `/health`
+ * answers at once.
+ */
+export async function startStorageFanOutServer(
+  options: StorageFanOutServerOptions = {},
+): Promise<StorageFanOutServer> {
+  const chunks = Array.from({ length: options.chunks ?? 12 }, (_, i) => i);
+  const deadline = options.timeout ?? 250;
+  let fault: ShardFault = 'none';
+  const storage = await storageServer(() => fault);
+  const agent = new Agent({ keepAlive: true });
+  const STORAGE_CHUNKS = new Semaphore(32, { name: 'storage-chunks' }); // one per process
+  let hungUp = 0;
+  let inFlight = 0;
+  let peak = 0;
+  const download = (chunk: number, signal: AbortSignal) => {
+    inFlight++;
+    peak = Math.max(peak, inFlight);
+    return fetchChunk(storage.port, chunk, agent, signal).finally(() => inFlight--);
+  };
+  const app = await listen(async (req, res) => {
+    if (req.url === '/health') {
+      res.end('ok');
+      return;
+    }
+    const disconnected = new AbortController();
+    res.on('close', () => {
+      if (res.writableEnded) return;
+      hungUp++;
+      disconnected.abort(new Error('client disconnected'));
+    });
+    try {
+      const parts = await withTimeout(
+        (signal) =>
+          fanOut(chunks, (c, { signal }) => download(c, signal), {
+            window: 8,
+            semaphores: [STORAGE_CHUNKS],
+            signal,
+          }),
+        deadline,
+        { signal: disconnected.signal, name: 'merge' },
+      );
+      res.end(`merged ${parts.length} chunks`);
+    } catch (error) {
+      if (disconnected.signal.aborted) return; // the client is gone: nobody to answer
+      res.statusCode = error instanceof TimeoutError ? 504 : 502;
+      res.end(String(error));
+    }
+  });
+  return {
+    port: app.port,
+    storageChunks: STORAGE_CHUNKS,
+    setFault: (next) => {
+      fault = next;
+    },
+    peak: () => peak,
+    storagePeak: storage.peak,
+    storageInFlight: storage.inFlight,
+    hungUp: () => hungUp,
+    async close() {
+      await app.close();
+      agent.destroy();
+      await storage.close();
+    },
+  };
 }

@@ -40,7 +40,7 @@ function fetchFeed(port: number, feed: number, signal: AbortSignal): Promise<str
 type Mode = 'naive' | 'unwedge';
 
 /** Stream tasks whose body runs now, and those still waiting for a slot. */
-interface Tasks {
+export interface Tasks {
   running: number;
   waiting: number;
 }
@@ -107,7 +107,22 @@ export interface VariantResult {
   streams: number;
 }
 
-export async function runVariant(mode: Mode): Promise<VariantResult> {
+export interface StreamServer {
+  port: number;
+  /** The long-lived pool every stream's feeds are fetched through (16 slots). */
+  pool: WorkerPool;
+  /** Stream tasks whose body runs now, and those still waiting for a slot. */
+  tasks: Readonly<Tasks>;
+  /** Shuts the pool down (aborting whatever still hangs), then closes the app and the upstream. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the app of the seed story on 127.0.0.1 and a free port: `/stream` fetches 4 feeds from an
+ * upstream whose feeds 1-3 never answer, through a long-lived pool; `/health` proves the pool
+ * still takes work. `mode` decides what the route does when a client hangs up.
+ */
+export async function startStreamServer(mode: Mode = 'unwedge'): Promise<StreamServer> {
   const upstream = await listen((req, res) => {
     if (req.url === '/feed/0') res.end('fresh news');
     // any other feed: accept the request and never answer
@@ -132,15 +147,32 @@ export async function runVariant(mode: Mode): Promise<VariantResult> {
     }
     route(req, res);
   });
+  return {
+    port: app.port,
+    pool,
+    tasks,
+    async close() {
+      await pool.shutdown(); // aborts whatever still hangs, so the upstream sockets close
+      await app.close();
+      await upstream.close();
+    },
+  };
+}
+
+export async function runVariant(mode: Mode): Promise<VariantResult> {
+  const server = await startStreamServer(mode);
+  const { pool, tasks } = server;
   // Warm up the routes (first requests compile the HTTP paths), then probe throughout.
-  for (let i = 0; i < 5; i++) await get(app.port, '/health');
-  (await openStream(app.port))();
+  for (let i = 0; i < 5; i++) await get(server.port, '/health');
+  (await openStream(server.port))();
   await new Promise((resolve) => setTimeout(resolve, 50));
-  const health = probe(app.port, '/health', 10);
+  const health = probe(server.port, '/health', 10);
   let streams = 0;
   try {
     for (let wave = 0; wave < WAVES; wave++) {
-      const hangUps = await Promise.all(Array.from({ length: STREAMS_PER_WAVE }, () => openStream(app.port)));
+      const hangUps = await Promise.all(
+        Array.from({ length: STREAMS_PER_WAVE }, () => openStream(server.port)),
+      );
       streams += hangUps.length;
       await new Promise((resolve) => setTimeout(resolve, 80));
       for (const hangUp of hangUps) hangUp();
@@ -154,9 +186,7 @@ export async function runVariant(mode: Mode): Promise<VariantResult> {
     return { health: await health.stop(), tasksLeft, tasksQueued, streams };
   } finally {
     await health.stop();
-    await pool.shutdown(); // aborts whatever still hangs, so the upstream sockets close
-    await app.close();
-    await upstream.close();
+    await server.close();
   }
 }
 

@@ -6,9 +6,34 @@ test('the soak runs a seeded mix of every primitive with faults and keeps every 
   const report = await soak({ ops: 3_000, seed: 20261123 });
   expect(report.ops).toBe(3_000);
   expect(report.invariantChecks).toBeGreaterThan(3_000);
-  for (const op of ['semaphore.run', 'queue.put', 'queue.get', 'fanOut', 'withTimeout'])
-    expect(report.counts[op]).toBeGreaterThan(0);
-  for (const fault of ['abort', 'throw', 'timeout']) expect(report.faults[fault]).toBeGreaterThan(0);
+  for (const op of [
+    'semaphore.run',
+    'queue.put',
+    'queue.get',
+    'fanOut',
+    'withTimeout',
+    'pool.run',
+    'pool.nested',
+    'pool.shutdown',
+    'registry.spawn',
+    'registry.shutdown',
+  ])
+    expect(report.counts[op], op).toBeGreaterThan(0);
+  for (const fault of [
+    'abort',
+    'throw',
+    'timeout',
+    'pool.fail',
+    'pool.deaf',
+    'pool.shutdown',
+    'pool.drain',
+    'registry.fail',
+    'registry.deaf',
+    'registry.cancel',
+    'registry.timeout',
+    'registry.shutdown',
+  ])
+    expect(report.faults[fault], fault).toBeGreaterThan(0);
 }, 60_000);
 
 test('the same seed gives the same sequence', () => {

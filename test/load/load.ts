@@ -5,10 +5,13 @@
 //
 //   npm run load [-- --seconds 20]
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import os from 'node:os';
 import { startApp } from '../../examples/app-lifespan.js';
 import { startReportServer } from '../../examples/connect-timeout.js';
 import { get, type Latency, probe } from '../../examples/lib/http.js';
+import { type ShardFault, startStorageFanOutServer } from '../../examples/storage-fan-out.js';
+import { startStreamServer } from '../../examples/stream-route.js';
 import { startStuckQueueServer } from '../../examples/stuck-queue-server.js';
 
 export interface ScenarioResult {
@@ -24,13 +27,66 @@ export interface ScenarioResult {
   after: string;
 }
 
-/** Sends GETs at a fixed rate for `seconds`, then waits for the answers (each bounded by `limitMs`). */
+/** Request `i` of a load, to `path`: resolves with the kind of reply it got ('200', 'no answer', ...). */
+type Send = (port: number, path: string, i: number, limitMs: number) => Promise<string>;
+
+/** A GET that waits for the whole answer: its status, or 'no answer' within `limitMs`. */
+const getStatus: Send = (port, path, _i, limitMs) =>
+  get(port, path, limitMs).then((reply) => (reply.status === undefined ? 'no answer' : String(reply.status)));
+
+/**
+ * A GET whose client hangs up after `afterMs` (seed 004's client aborts): the status if the answer
+ * came first, else 'client hung up'.
+ */
+const hangUpAfter =
+  (afterMs: number): Send =>
+  (port, path) =>
+    get(port, path, afterMs).then((reply) =>
+      reply.status === undefined ? 'client hung up' : String(reply.status),
+    );
+
+/**
+ * Opens an event stream and hangs up mid-stream (seed 000's client aborts): at its first bytes,
+ * at its first event, or `lingerMs` in. Resolves with the status once that point is reached, or
+ * 'no answer' if it is not within `limitMs`.
+ */
+const hangUpMidStream =
+  (when: 'opened' | 'event' | 'lingered', lingerMs = 50): Send =>
+  (port, path, _i, limitMs) =>
+    new Promise((resolve) => {
+      let settled = false;
+      const done = (kind: string) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        resolve(kind);
+      };
+      let timer = setTimeout(() => done('no answer'), limitMs);
+      const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+        const status = String(res.statusCode);
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          if (when === 'opened' || (when === 'event' && chunk.includes('data:'))) done(status);
+        });
+        res.on('error', () => {});
+        if (when === 'lingered') {
+          clearTimeout(timer);
+          timer = setTimeout(() => done(status), lingerMs);
+        }
+      });
+      req.on('error', () => done('no answer'));
+      req.end();
+    });
+
+/** Sends requests at a fixed rate for `seconds`, then waits for the answers (each bounded by `limitMs`). */
 async function drive(
   port: number,
   path: (i: number) => string,
   rps: number,
   seconds: number,
   limitMs = 2_000,
+  send: Send = getStatus,
 ) {
   const replies: Record<string, number> = {};
   const pending: Promise<void>[] = [];
@@ -44,8 +100,7 @@ async function drive(
       while (sent < due) {
         const i = sent++;
         pending.push(
-          get(port, path(i), limitMs).then((reply) => {
-            const kind = reply.status === undefined ? 'no answer' : String(reply.status);
+          send(port, path(i), i, limitMs).then((kind) => {
             replies[kind] = (replies[kind] ?? 0) + 1;
           }),
         );
@@ -76,6 +131,37 @@ export async function loadTest(
   const rps = options.rps ?? 100;
   const log = options.log ?? (() => {});
   const results: ScenarioResult[] = [];
+
+  {
+    log('▶ seed 000: SSE streams whose feeds hang upstream, each client hanging up mid-stream');
+    const server = await startStreamServer();
+    // A third of the clients hang up as the stream opens, a third after its first event, a third
+    // 50 ms in; feeds 1-3 of every stream hang upstream, holding pool slots until the hang-up.
+    const hangUps = [hangUpMidStream('opened'), hangUpMidStream('event'), hangUpMidStream('lingered', 50)];
+    const { value, health } = await withHealth(server.port, '/health', () =>
+      drive(
+        server.port,
+        () => '/stream',
+        rps,
+        seconds,
+        2_000,
+        (port, path, i, limitMs) => hangUps[i % hangUps.length]!(port, path, i, limitMs),
+      ),
+    );
+    // Give the aborted tasks a moment to settle, without waiting on hung ones.
+    await server.pool.idle({ timeout: 200 }).catch(() => {});
+    results.push({
+      scenario: 'seed 000: WorkerPool behind an SSE route',
+      faults: 'feeds 1-3 of every stream hang upstream; every client hangs up mid-stream',
+      seconds,
+      rps,
+      ...value,
+      health,
+      stalls: stallsOf(health),
+      after: `${server.tasks.running} tasks of hung-up streams running, ${server.tasks.waiting} queued; ${server.pool.active} of ${server.pool.concurrency} pool slots in use`,
+    });
+    await server.close();
+  }
 
   {
     log('▶ seed 001: queue with a supervised consumer');
@@ -136,6 +222,43 @@ export async function loadTest(
       stalls: stallsOf(health),
       after: `${failures} background failures reported; shutdown in ${ms} ms, stragglers: ${report.stragglers.join(', ') || 'none'}`,
     });
+  }
+
+  {
+    log('▶ seed 004: fan-out over a global semaphore while a storage shard turns slow, then hangs');
+    const server = await startStorageFanOutServer();
+    // Every 250 ms the last storage shard moves on: healthy, slow, healthy, hung (no answer).
+    const cycle: ShardFault[] = ['none', 'slow', 'none', 'hung'];
+    let step = 0;
+    const shard = setInterval(() => server.setFault(cycle[++step % cycle.length]!), 250);
+    const clientAbort = hangUpAfter(10);
+    const { value, health } = await withHealth(server.port, '/health', () =>
+      drive(
+        server.port,
+        () => '/merge',
+        rps,
+        seconds,
+        2_000,
+        (port, path, i, limitMs) =>
+          // Every 10th client hangs up 10 ms in, while its downloads are in flight.
+          i % 10 === 9 ? clientAbort(port, path, i, limitMs) : getStatus(port, path, i, limitMs),
+      ),
+    );
+    clearInterval(shard);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the last aborted downloads' FINs
+    const permits = server.storageChunks;
+    results.push({
+      scenario: 'seed 004: fanOut + a global Semaphore',
+      faults:
+        'a storage shard cycles healthy, slow (80 ms), healthy, hung (250 ms each); every 10th client hangs up after 10 ms',
+      seconds,
+      rps,
+      ...value,
+      health,
+      stalls: stallsOf(health),
+      after: `peak ${server.peak()} downloads in flight (limit 32; ${server.storagePeak()} seen at storage, which counts an aborted one until its close arrives); ${server.hungUp()} requests dropped by their client; ${32 - permits.available} permits held, ${permits.waiting} waiting, ${server.storageInFlight()} downloads in flight`,
+    });
+    await server.close();
   }
 
   return results;
