@@ -83,8 +83,8 @@ parentPort.postMessage('ready');
  * ```ts
  * import { watchEventLoop } from 'unwedge/inspect';
  * const loop = watchEventLoop({ threshold: 200 });
- * // stderr, during a 2 s readFileSync: "unwedge: event loop blocked for 201 ms and counting", ...
- * // then: "unwedge: the event loop was blocked for 2004 ms (threshold 200 ms)"
+ * // stderr, during a 2 s readFileSync: "unwedge: event loop blocked for 248 ms and counting", ...
+ * // then: "unwedge: the event loop was blocked for 1998 ms (threshold 200 ms)"
  * await loop.stop();
  * ```
  */
