@@ -97,14 +97,7 @@ export function fanOut<T, R>(
   return new Promise((resolve, reject) => {
     const results: unknown[] = [];
     const run = new Run<T, R>(items, fn, parsed, settle, {
-      result(index, ok, value) {
-        results[index] = settle
-          ? ok
-            ? { status: 'fulfilled', value }
-            : { status: 'rejected', reason: value }
-          : value;
-        run.free();
-      },
+      results,
       end(failed, reason) {
         if (failed) reject(reason);
         else resolve(results);
@@ -217,6 +210,10 @@ class Run<T, R> implements Call {
   next: Link | undefined = undefined;
   linked = false;
   private readonly controller = new AbortController();
+  /** The controller's signal, read once (its getter costs on every item). */
+  private readonly signal: AbortSignal;
+  /** No semaphore and no pool: items call `fn` directly. */
+  private readonly direct: boolean;
   private iterator: Iterator<T> | AsyncIterator<T> | undefined;
   private readonly sync: boolean;
   private used = 0; // slots: calls in flight plus results the sink still holds
@@ -238,6 +235,8 @@ class Run<T, R> implements Call {
     private readonly sink: Sink,
   ) {
     this.sync = typeof (items as Iterable<T>)[Symbol.iterator] === 'function';
+    this.signal = this.controller.signal;
+    this.direct = options.semaphores.length === 0 && options.pool === undefined;
     const signal = options.signal;
     if (signal !== undefined) {
       this.onAbort = () => this.stop(true, signal.reason);
@@ -300,13 +299,10 @@ class Run<T, R> implements Call {
     const index = this.index++;
     this.used++;
     this.inFlight++;
-    const context: FanOutContext = { signal: this.controller.signal, index };
+    const context: FanOutContext = { signal: this.signal, index };
     let result: unknown;
     try {
-      result =
-        this.options.semaphores.length === 0 && this.options.pool === undefined
-          ? this.fn(item, context)
-          : this.gated(item, context);
+      result = this.direct ? this.fn(item, context) : this.gated(item, context);
     } catch (error) {
       this.settled(index, false, error);
       return;
