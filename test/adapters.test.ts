@@ -9,7 +9,8 @@ import { PQueuePool } from '../src/adapters/p-queue.js';
 import { PiscinaPool } from '../src/adapters/piscina.js';
 import { ClosedError, QueueFullError, TimeoutError } from '../src/errors.js';
 import type { Pool, PoolRunOptions } from '../src/pool.js';
-import { type JobSpec, poolContract, type Subject, taskOf, ticks, track } from './pool.contract.js';
+import { type JobSpec, poolContract, type Subject, taskOf, ticks } from './pool.contract.js';
+import { deferred, track } from './support/promises.js';
 
 const WORKER = new URL('./fixtures/pool-worker.mjs', import.meta.url).href;
 
@@ -69,15 +70,6 @@ poolContract({
     await Promise.all(piscinas.splice(0).map((p) => p.shutdown()));
   },
 });
-
-/** A promise the test settles by hand. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
 
 describe('fronts on fake timers', () => {
   beforeEach(() => {

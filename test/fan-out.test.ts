@@ -1,18 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { DeadlockError, fanOut, fanOutIterable, type PoolLike, Semaphore } from '../src/index.js';
+import { track } from './support/promises.js';
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
-
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
 
 /** A call whose completion the test controls, recording what is in flight. */
 function gatedCalls() {

@@ -9,6 +9,7 @@ import type {
   PoolShutdownOptions,
   PoolShutdownReport,
 } from '../src/pool.js';
+import { track } from './support/promises.js';
 
 // Node 20 has Atomics.waitAsync; TypeScript's ES2023 lib does not declare it.
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
@@ -124,18 +125,6 @@ export function taskOf(job: JobSpec): (signal: AbortSignal) => unknown {
         });
       };
   }
-}
-
-/** Records how a promise settled, without ever leaving it unhandled. */
-export function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
 }
 
 /** Lets promise continuations run (no timer moves). */

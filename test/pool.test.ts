@@ -2,7 +2,8 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ClosedError, QueueFullError, TimeoutError } from '../src/errors.js';
 import { WorkerPool } from '../src/pool.js';
-import { poolContract, type Subject, taskOf, ticks, track } from './pool.contract.js';
+import { poolContract, type Subject, taskOf, ticks } from './pool.contract.js';
+import { deferred, track } from './support/promises.js';
 
 poolContract({
   name: 'WorkerPool',
@@ -37,17 +38,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** A promise the test settles by hand. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 describe('construction and bad input', () => {
   test('the constructor validates every option and names it', () => {

@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ClosedError, QueueFullError, TimeoutError } from '../src/errors.js';
 import { BoundedQueue } from '../src/queue.js';
+import { deferred, track } from './support/promises.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -13,29 +14,6 @@ afterEach(() => {
 
 /** Lets settled promises run their continuations (and the next tick run). */
 const flush = () => vi.advanceTimersByTimeAsync(0);
-
-/** Records how a promise settled, without ever leaving it unhandled. */
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
-
-/** A promise with its resolvers (Node 20 has no Promise.withResolvers). */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 const listeners = (signal: AbortSignal) => getEventListeners(signal, 'abort').length;
 

@@ -5,6 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, type MockInstance, test, vi } from 'vitest';
 import { ClosedError, TimeoutError } from '../src/errors.js';
 import { type TaskInfo, TaskRegistry } from '../src/registry.js';
+import { deferred, track } from './support/promises.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -16,29 +17,6 @@ afterEach(() => {
 
 /** Lets settled promises run their continuations. */
 const flush = () => vi.advanceTimersByTimeAsync(0);
-
-/** Records how a promise settled, without ever leaving it unhandled. */
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
-
-/** A promise settled from outside, as a background task's work. */
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** A registry whose failures are collected instead of printed. */
 function collecting(name = 'app') {

@@ -1,6 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Semaphore, TimeoutError } from '../src/index.js';
+import { track } from './support/promises.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -11,18 +12,6 @@ afterEach(() => {
 
 /** Lets settled promises run their continuations. */
 const flush = () => vi.advanceTimersByTimeAsync(0);
-
-/** Records how a promise settled, without ever leaving it unhandled. */
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
 
 describe('acquire and release', () => {
   test('acquire resolves at once while permits are free and release returns them', async () => {

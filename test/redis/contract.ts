@@ -5,6 +5,7 @@
 import { expect, test } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
 import type { AcquireOptions, Permit } from '../../src/semaphore.js';
+import { track } from '../support/promises.js';
 
 export interface Subject {
   acquire(options?: AcquireOptions): Promise<Permit>;
@@ -22,18 +23,6 @@ export type MakeSubject = (permits: number, options?: { name?: string }) => Subj
  * loop time, cached at the start of the loop turn, which lags on a busy machine.
  */
 export const TIMER_SLACK = 25;
-
-/** Records how a promise settled, without ever leaving it unhandled. */
-export function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
 
 /** Settles as `promise` does, or rejects after `ms` naming `what`: a wait in a test never hangs. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
