@@ -400,7 +400,9 @@ class Run<T, R> implements Call {
 
   private outcome(): WaitOutcome {
     if (!this.stopped) return 'granted';
-    return this.failed && this.reason !== this.options.signal?.reason ? 'failed' : 'aborted';
+    if (!this.failed) return 'aborted'; // the consumer stopped iterating
+    const signal = this.options.signal;
+    return signal?.aborted === true && this.reason === signal.reason ? 'aborted' : 'failed';
   }
 
   /** For `inspect()`: the window, what is in flight, and what the sink still holds. */

@@ -167,13 +167,20 @@ export function inspect(): InspectReport {
   };
 }
 
+/** The state each wait was in when `firstSeen` stamped it. */
+const seenIn = new WeakMap<object, string>();
+
 /** When `w` started, on the `now()` clock; from first sight when its start was not recorded. */
 function startOf(w: WaitSnapshot, t: number): { start: number; lowerBound: boolean } {
   if (w.since >= 0) return { start: w.since, lowerBound: false };
   let seen = firstSeen.get(w.key);
-  if (seen === undefined) {
+  const state = w.state ?? 'waiting';
+  // A pool job is one key while queued and then running: its running age starts at the first
+  // sight of it running, not of it queued.
+  if (seen === undefined || seenIn.get(w.key) !== state) {
     seen = t;
     firstSeen.set(w.key, seen);
+    seenIn.set(w.key, state);
   }
   return { start: seen, lowerBound: true };
 }
@@ -201,9 +208,12 @@ function describeWait(w: Pick<WaitReport, 'what' | 'state' | 'timeout'>): string
   return `${state}${w.what} (${limit})`;
 }
 
+/** Wait lines per primitive in the text dump: the oldest; a line then counts the rest. */
+const MAX_LINES = 100;
+
 /**
  * Renders a report as text, py-spy style: one block per primitive with its limits and use, one
- * line per waiter (oldest first) with its age, and its origin frames indented below; idle
+ * line per waiter (oldest first, at most 100 per primitive) with its age, and its origin frames indented below; idle
  * primitives are listed at the end, one line each. Takes a fresh {@link inspect}() by default.
  *
  * @example
@@ -222,11 +232,15 @@ export function formatInspect(report: InspectReport = inspect()): string {
   ];
   for (const p of busy) {
     lines.push('', `${label(p)}: ${p.summary}`);
-    const width = Math.max(...p.waits.map((w) => ageText(w).length));
-    for (const w of p.waits) {
+    const shown = p.waits.length > MAX_LINES ? p.waits.slice(0, MAX_LINES) : p.waits;
+    let width = 0;
+    for (const w of shown) width = Math.max(width, ageText(w).length);
+    for (const w of shown) {
       lines.push(`  ${ageText(w).padStart(width)}  ${describeWait(w)}`);
       for (const frame of w.origin) lines.push(`        ${frame}`);
     }
+    if (shown !== p.waits)
+      lines.push(`  … and ${p.waits.length - shown.length} more (all of them in the JSON report)`);
   }
   if (idle.length > 0) {
     lines.push('', 'idle:');
@@ -327,6 +341,14 @@ class StallWatch implements Watcher {
 
   /** Reports every wait past the threshold that was not reported yet, and ends those gone since. */
   tick(): void {
+    try {
+      this.scan();
+    } catch (error) {
+      process.stderr.write(`unwedge: watchStalls could not take a snapshot: ${String(error)}\n`);
+    }
+  }
+
+  private scan(): void {
     const t = now();
     const seen = new Set<object>();
     for (const snapshot of snapshots()) {
@@ -334,7 +356,12 @@ class StallWatch implements Watcher {
         seen.add(w.key);
         const state = w.state ?? 'waiting';
         const previous = this.reported.get(w.key);
-        if (previous !== undefined && previous.stall.state === state) continue;
+        if (previous !== undefined) {
+          if (previous.stall.state === state) continue;
+          // Same wait, new state (a running task abandoned, a registry task cancelled): the
+          // stall in the old state ends here; the new one is reported if past the threshold.
+          if (this.open.has(previous)) this.close(previous, undefined, t);
+        }
         const { start, lowerBound } = startOf(w, t);
         if (t - start < this.threshold) continue;
         const stall: Stall = {

@@ -28,6 +28,7 @@ import { TaskRegistry } from '../src/registry.js';
 import { Semaphore } from '../src/semaphore.js';
 import { withTimeout } from '../src/timeout.js';
 import { activeResources, leakedSince } from './support/leaks.js';
+import { deferred, track } from './support/promises.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -40,28 +41,6 @@ afterEach(() => {
 
 const flush = () => vi.advanceTimersByTimeAsync(0);
 const THIS_FILE = 'test/inspect.test.ts';
-
-/** Records how a promise settled, without ever leaving it unhandled. */
-function track<T>(promise: Promise<T>) {
-  const state: { status: 'pending' | 'fulfilled' | 'rejected'; value?: T; reason?: unknown } = {
-    status: 'pending',
-  };
-  promise.then(
-    (value) => Object.assign(state, { status: 'fulfilled', value }),
-    (reason: unknown) => Object.assign(state, { status: 'rejected', reason }),
-  );
-  return state;
-}
-
-function deferred<T = void>() {
-  let resolve!: (value: T) => void;
-  let reject!: (reason: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** The block of one primitive (tests name theirs uniquely: other tests' primitives may still be alive). */
 function find(kind: string, name?: string, report: InspectReport = inspect()) {
@@ -569,6 +548,26 @@ describe('formatInspect', () => {
   });
 });
 
+describe('formatInspect with a long line', () => {
+  test('shows the oldest 100 waits of a primitive and counts the rest; 150,000 waits do not break it', async () => {
+    const sem = new Semaphore(1, { name: 'fmt-long' });
+    const held = await sem.acquire();
+    const parked: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 150_000; i++) parked.push(sem.acquire().then((p) => p.release()));
+    try {
+      const text = formatInspect();
+      const block = text.slice(text.indexOf('semaphore "fmt-long"')).split('\n\n')[0]!.trimEnd();
+      const lines = block.split('\n');
+      expect(lines).toHaveLength(1 + 100 + 1);
+      expect(lines.at(-1)).toBe('  … and 149900 more (all of them in the JSON report)');
+      expect(find('semaphore', 'fmt-long')!.waits).toHaveLength(150_000);
+    } finally {
+      held.release(); // a later test's snapshots must not walk 150,000 waits
+      await Promise.all(parked);
+    }
+  });
+});
+
 describe('diagnostics_channel', () => {
   function listen() {
     const events: Array<['start', WaitStartMessage] | ['end', WaitEndMessage]> = [];
@@ -584,6 +583,59 @@ describe('diagnostics_channel', () => {
       },
     };
   }
+
+  test('a subscriber to unwedge:wait:end alone gets every end, with its duration', async () => {
+    const ends: WaitEndMessage[] = [];
+    const onEnd = (m: unknown) => ends.push(m as WaitEndMessage);
+    subscribe(channels.waitEnd, onEnd);
+    try {
+      const sem = new Semaphore(1, { name: 'dc-end-only' });
+      const held = await sem.acquire();
+      const waiting = track(sem.acquire());
+      const call = track(withTimeout(new Promise(() => {}), 200, { name: 'dc-end-only-call' }));
+      await vi.advanceTimersByTimeAsync(200);
+      held.release();
+      await flush();
+      expect(waiting.status).toBe('fulfilled');
+      expect(call.reason).toBeInstanceOf(TimeoutError);
+      expect(ends.map((m) => [m.kind, m.what, m.outcome, m.duration])).toEqual([
+        ['withTimeout', '"dc-end-only-call"', 'timeout', 200],
+        ['semaphore', 'acquire 1 permit', 'granted', 200],
+      ]);
+    } finally {
+      unsubscribe(channels.waitEnd, onEnd);
+    }
+  });
+
+  test('a fanOut whose call rejects with undefined ends as failed, not aborted', async () => {
+    const l = listen();
+    try {
+      const result = track(fanOut([1], () => Promise.reject(undefined), { window: 1 }));
+      await flush();
+      expect(result.status).toBe('rejected');
+      expect(result.reason).toBeUndefined();
+      const end = l.events.find(([e, m]) => e === 'end' && m.kind === 'fanOut');
+      expect(end?.[1]).toMatchObject({ outcome: 'failed' });
+    } finally {
+      l.stop();
+    }
+  });
+
+  test('a thenable whose then() throws fails its withTimeout call at once and leaves nothing listed', async () => {
+    const broken = new Error('then() broke');
+    const thenable = {
+      // biome-ignore lint/suspicious/noThenProperty: a broken thenable on purpose.
+      then() {
+        throw broken;
+      },
+    };
+    const call = track(
+      withTimeout(thenable as unknown as PromiseLike<never>, undefined, { name: 'broken-thenable' }),
+    );
+    await flush();
+    expect(call.reason).toBe(broken);
+    expect(inspect().primitives.some((p) => p.kind === 'withTimeout')).toBe(false);
+  });
 
   test('a pool names its queued runs and its idle and shutdown waits', async () => {
     const pool = new WorkerPool({ concurrency: 1, name: 'dc-pool-waits' });
@@ -839,6 +891,32 @@ describe('diagnostics_channel', () => {
     expect([first.status, second.status]).toEqual(['fulfilled', 'fulfilled']);
   });
 
+  test("an untimed pool task's running age counts from its first sight running, not queued", async () => {
+    const pool = new WorkerPool({ concurrency: 1, name: 'untimed-phases' });
+    const first = deferred();
+    const second = deferred();
+    const a = track(pool.run(() => first.promise));
+    const b = track(pool.run(() => second.promise));
+    const ages = () => find('pool', 'untimed-phases')!.waits.map((w) => [w.state, w.age, w.ageIsLowerBound]);
+    expect(ages()).toEqual([
+      ['running', 0, true],
+      ['waiting', 0, true],
+    ]);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(ages()).toEqual([
+      ['running', 500, true],
+      ['waiting', 500, true],
+    ]);
+    first.resolve();
+    await flush();
+    expect(ages()).toEqual([['running', 0, true]]);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(ages()).toEqual([['running', 50, true]]);
+    second.resolve();
+    await flush();
+    expect([a.status, b.status]).toEqual(['fulfilled', 'fulfilled']);
+  });
+
   test('a task registry: its live tasks by state, each with its name, age, limit and origin', async () => {
     configure({ captureOrigins: true });
     const registry = new TaskRegistry({ name: 'dump-registry', onError: () => {} });
@@ -932,6 +1010,42 @@ describe('watchStalls', () => {
   const mine = (into: Stall[]) => (s: Stall) => {
     if (`${s.name} ${s.what}`.includes('stall-')) into.push(s);
   };
+
+  test('a task that changes state while stalled ends its first report before the second: one open report per wait', async () => {
+    const stalls: Stall[] = [];
+    const pool = new WorkerPool({ concurrency: 1, name: 'stall-pool', onError: () => {} });
+    using _watch = watchStalls({ threshold: 1_000, interval: 100, onStall: mine(stalls) });
+    const hung = deferred<never>();
+    const run = track(pool.run(() => hung.promise, { timeout: 1_500 })); // ignores its signal
+    await vi.advanceTimersByTimeAsync(1_000);
+    await vi.advanceTimersByTimeAsync(600); // its run timeout abandons it at 1,500 ms
+    expect(run.reason).toBeInstanceOf(TimeoutError);
+    hung.reject(new Error('late'));
+    await vi.advanceTimersByTimeAsync(100);
+    expect(stalls.map((s) => [s.phase, s.state, s.age])).toEqual([
+      ['stalled', 'running', 1_000],
+      ['ended', 'running', 1_600],
+      ['stalled', 'abandoned', 1_600],
+      ['ended', 'abandoned', 1_700],
+    ]);
+  });
+
+  test('a snapshot that throws is reported on stderr, and the watcher goes on', async () => {
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const broken = { kind: 'broken' };
+    const token = register(broken, () => {
+      throw new Error('describe broke');
+    });
+    try {
+      using _watch = watchStalls({ threshold: 100, interval: 50, onStall: () => {} });
+      await vi.advanceTimersByTimeAsync(100);
+      expect(write).toHaveBeenCalledWith(
+        'unwedge: watchStalls could not take a snapshot: Error: describe broke\n',
+      );
+    } finally {
+      unregister(token);
+    }
+  });
 
   test('reports each wait past the threshold exactly once, and once more when it ends, with how long it took', async () => {
     const stalls: Stall[] = [];
@@ -1166,6 +1280,45 @@ describe('unwedge/inspect/http', () => {
     held.release();
     (await before).release();
     (await after).release();
+  });
+
+  test('the handler answers 500 when a snapshot throws, and writes Infinity as a string in JSON', () => {
+    const respond = (url: string) => {
+      const res = { statusCode: 0, headers: {} as Record<string, string>, body: '' };
+      const handler = createInspectHandler();
+      handler(
+        { method: 'GET', url } as IncomingMessage,
+        {
+          set statusCode(code: number) {
+            res.statusCode = code;
+          },
+          setHeader: (k: string, v: string) => {
+            res.headers[k] = v;
+          },
+          end: (body?: string) => {
+            res.body = body ?? '';
+          },
+        } as unknown as ServerResponse,
+      );
+      return res;
+    };
+    const pool = new WorkerPool({
+      concurrency: 1,
+      maxQueue: Number.POSITIVE_INFINITY,
+      name: 'json-infinity',
+    });
+    const report = JSON.parse(respond('/debug/unwedge?format=json').body) as InspectReport;
+    expect(find('pool', 'json-infinity', report)!.stats.maxQueue).toBe('Infinity');
+    const token = register({}, () => {
+      throw new Error('describe broke');
+    });
+    try {
+      const res = respond('/debug/unwedge');
+      expect(res.statusCode).toBe(500);
+      expect(res.body).toBe('unwedge: could not take the dump: Error: describe broke\n');
+    } finally {
+      unregister(token);
+    }
   });
 
   test('createInspectHandler serves the dump as text, or as JSON with ?format=json', async () => {

@@ -301,7 +301,7 @@ export function startCall(call: Call, above?: Function, weakly = false): void {
   } else {
     calls.push(call);
   }
-  if (waitStart.hasSubscribers) {
+  if (waitStart.hasSubscribers || waitEnd.hasSubscribers) {
     const { what, timeout } = call.describeCall();
     publishStart(call, { kind: call.kind, name: undefined, what, timeout });
   }
@@ -404,12 +404,16 @@ export interface TaskErrorMessage {
 // The start message (and time) of each wait published, to pair its end with; made at first use.
 let published: WeakMap<object, { message: WaitStartMessage; at: number }> | undefined;
 
-/** Publishes `unwedge:wait:start` for `key`; call only when `waitStart.hasSubscribers`. */
+/**
+ * Records the start of the wait `key` for its `unwedge:wait:end` message, and publishes
+ * `unwedge:wait:start`; call only when either channel has subscribers (a subscriber to
+ * `wait:end` alone gets its messages too).
+ */
 export function publishStart(key: object, label: WaitLabel): void {
   const message: WaitStartMessage = { id: ++shared.lastId, ...label };
   published ??= new WeakMap();
   published.set(key, { message, at: now() });
-  waitStart.publish(message);
+  if (waitStart.hasSubscribers) waitStart.publish(message);
 }
 
 /** Publishes `unwedge:wait:end` for `key` if its start was published. */

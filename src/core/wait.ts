@@ -85,7 +85,8 @@ export function park<T, W extends Waiter<unknown> = Waiter<unknown>>(
   // JavaScript was tried; invalidating it (queueMicrotask) cost more than the read.
   waiter.since = flags.timing ? now() : UNTIMED;
   if (flags.origins) recordOrigin(waiter, park);
-  if (waitStart.hasSubscribers) publishStart(waiter, describe(host, waiter, timeout));
+  if (waitStart.hasSubscribers || waitEnd.hasSubscribers)
+    publishStart(waiter, describe(host, waiter, timeout));
   return promise;
 }
 
@@ -225,9 +226,14 @@ export function bound<T>(
       const error = () => (typeof timeoutError === 'function' ? timeoutError() : timeoutError.timeoutError());
       timer = startTimer(() => expire(error(), 'timeout'), timeout);
     }
-    work.then(
-      (value) => finish('granted') && resolve(value),
-      (error: unknown) => finish('failed') && reject(error),
-    );
+    try {
+      work.then(
+        (value) => finish('granted') && resolve(value),
+        (error: unknown) => finish('failed') && reject(error),
+      );
+    } catch (error) {
+      // A thenable whose then() throws: the work failed.
+      if (finish('failed')) reject(error);
+    }
   });
 }

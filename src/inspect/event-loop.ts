@@ -131,8 +131,8 @@ class LoopWatch implements EventLoopWatcher {
     // Beat often enough that a healthy loop never looks stale, rarely enough to cost nothing.
     const period = Math.max(1, Math.min(threshold / 4, 50));
     this.period = period;
-    this.heartbeat = setInterval(() => this.beat(), period);
-    this.heartbeat.unref();
+    // The worker first: if it cannot start (e.g. --experimental-permission without
+    // --allow-worker), the caller gets the error and no heartbeat is left running.
     this.worker = new Worker(WORKER, {
       eval: true,
       workerData: { buffer, threshold, repeat, fd, period, tick: period },
@@ -140,6 +140,8 @@ class LoopWatch implements EventLoopWatcher {
       execArgv: [],
     });
     this.worker.unref();
+    this.heartbeat = setInterval(() => this.beat(), period);
+    this.heartbeat.unref();
     this.ready = new Promise((resolve) => {
       this.worker.once('message', () => resolve());
       this.worker.once('exit', () => resolve());

@@ -12,8 +12,9 @@ export type InspectHandler = (req: IncomingMessage, res: ServerResponse) => void
  * {@link formatInspect} writes it) by default, or the {@link inspect} report as JSON with
  * `?format=json`. Mount it on an internal route: the dump names your code's files and lines.
  * For Fastify: `app.get('/debug/unwedge', (req, reply) => { reply.hijack(); handler(req.raw, reply.raw); })`.
- * Creating one turns on `recordAges` for good (see `configure`), so that every wait parked from
- * then on shows its exact age.
+ * Creating one turns timing on for good (as `configure({ recordAges: true })` does, without
+ * changing what `configure` reports), so that every wait parked from then on shows its exact age.
+ * In the JSON, `Infinity` (e.g. `maxQueue`) is written as the string `"Infinity"`.
  *
  * @example
  * ```ts
@@ -33,13 +34,27 @@ export function createInspectHandler(): InspectHandler {
   return (req, res) => {
     const query = (req.url ?? '').split('?')[1] ?? '';
     const json = new URLSearchParams(query).get('format') === 'json';
-    const report = inspect();
-    const body = json ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report);
+    let body: string;
+    try {
+      const report = inspect();
+      body = json ? `${JSON.stringify(report, infinity, 2)}\n` : formatInspect(report);
+    } catch (error) {
+      // Never a crash in the request listener of the route operators use in a bad hour.
+      res.statusCode = 500;
+      res.setHeader('content-type', 'text/plain; charset=utf-8');
+      res.end(`unwedge: could not take the dump: ${String(error)}\n`);
+      return;
+    }
     res.statusCode = 200;
     res.setHeader('content-type', json ? 'application/json; charset=utf-8' : 'text/plain; charset=utf-8');
     res.setHeader('cache-control', 'no-store');
     res.end(req.method === 'HEAD' ? undefined : body);
   };
+}
+
+/** JSON has no Infinity (JSON.stringify writes null): `maxQueue: Infinity` stays readable. */
+function infinity(_key: string, value: unknown): unknown {
+  return value === Number.POSITIVE_INFINITY ? 'Infinity' : value;
 }
 
 /** Stops what {@link dumpOnSignal} started; also a `Disposable`. */
@@ -77,7 +92,13 @@ export function dumpOnSignal(
     o.write === undefined
       ? (text: string) => process.stderr.write(text)
       : check.func<(text: string) => void>(o.write, 'options.write');
-  const listener = () => write(formatInspect());
+  const listener = () => {
+    try {
+      write(formatInspect());
+    } catch (error) {
+      process.stderr.write(`unwedge: dumpOnSignal could not write the dump: ${String(error)}\n`);
+    }
+  };
   process.on(signal, listener);
   useTiming();
   let stopped = false;
