@@ -165,7 +165,10 @@ describe('leases', () => {
     // Six leases long: a waiter in b must time out while the refreshed permit stays held.
     await expect(b.acquire({ timeout: 900 })).rejects.toBeInstanceOf(TimeoutError);
     expect(permit.signal.aborted).toBe(false);
-    expect(await a.inspect()).toEqual({ used: 1, queued: 0, holders: 1 });
+    // Asked through b: b takes its timed-out waiter out of the line in Redis on its own connection
+    // (batched to the next tick), so only a command sent behind it there is sure to see it gone;
+    // a's connection could overtake it (a flake seen once in 20 runs).
+    expect(await b.inspect()).toEqual({ used: 1, queued: 0, holders: 1 });
     permit.release();
   });
 
