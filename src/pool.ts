@@ -17,7 +17,7 @@ import {
   type WaitSnapshot,
 } from './core/track.js';
 import * as check from './core/validate.js';
-import { disarm, fail, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
 
@@ -141,29 +141,10 @@ export class Job extends Waiter<unknown> {
   get fn(): PoolTask<unknown> {
     return this.task as PoolTask<unknown>;
   }
-
-  static {
-    // A job keeps only its promise's resolve function and rejects by resolving with a thenable
-    // that rejects (a microtask later). The reject function that `new Promise` (in `park` too)
-    // hands over is dropped by this setter: one function and one field less per queued task, a
-    // fifth of its heap, which took WorkerPool.run from 1.45x to 1.0x the floor (bench/pool.ts).
-    Object.defineProperty(Job.prototype, 'reject', {
-      get(this: Job) {
-        return (reason: unknown) => this.resolve(new Rejection(reason));
-      },
-      set: noop,
-    });
-  }
 }
 
-/** A thenable that rejects with `reason`: resolving a promise with it rejects that promise. */
-class Rejection {
-  constructor(private readonly reason: unknown) {}
-  // biome-ignore lint/suspicious/noThenProperty: this is a thenable on purpose (see Job).
-  then(_: unknown, reject: (reason: unknown) => void): void {
-    reject(this.reason);
-  }
-}
+// A long line of jobs stays small: see resolveOnly.
+resolveOnly(Job);
 
 /** @internal A job with its own signal and limits, or run on its parent's slot. */
 export class OwnJob extends Job {

