@@ -291,6 +291,12 @@ export interface WatchStallsOptions {
   interval?: number;
   /** Receives each report. Default: a line on stderr (with the origin frames below it). */
   onStall?: (stall: Stall) => void;
+  /**
+   * Decides which stalls are reported (called once per wait, and again if its state changes);
+   * `false` leaves it out, and then its end too. For waits that are long by design, e.g. an idle
+   * consumer's `get`: `filter: (s) => !(s.kind === 'queue' && s.what === 'get')`. Default: all.
+   */
+  filter?: (stall: Stall) => boolean;
 }
 
 /** A running watcher: {@link watchStalls} or {@link watchEventLoop}. */
@@ -320,6 +326,7 @@ class StallWatch implements Watcher {
     private readonly threshold: number,
     interval: number,
     private readonly onStall: (stall: Stall) => void,
+    private readonly filter: ((stall: Stall) => boolean) | undefined,
   ) {
     this.timer = setInterval(() => this.tick(), interval);
     this.timer.unref();
@@ -377,7 +384,8 @@ class StallWatch implements Watcher {
           origin: originFrames(originOf(w.key)),
         };
         const open: Open = { ref: new WeakRef(w.key), start, stall };
-        this.reported.set(w.key, open);
+        this.reported.set(w.key, open); // decided: a wait left out is not asked about again
+        if (!this.wanted(stall)) continue;
         this.open.add(open);
         this.emit(stall);
       }
@@ -398,6 +406,16 @@ class StallWatch implements Watcher {
   private close(open: Open, outcome: WaitOutcome | undefined, t: number): void {
     this.open.delete(open);
     this.emit({ ...open.stall, phase: 'ended', age: Math.round(t - open.start), outcome });
+  }
+
+  private wanted(stall: Stall): boolean {
+    if (this.filter === undefined) return true;
+    try {
+      return this.filter(stall) !== false;
+    } catch (error) {
+      process.stderr.write(`unwedge: watchStalls filter threw (the stall is reported): ${String(error)}\n`);
+      return true;
+    }
   }
 
   private emit(stall: Stall): void {
@@ -457,7 +475,9 @@ export function watchStalls(options: WatchStallsOptions): Watcher {
       : check.duration(o.interval, 'options.interval');
   const onStall =
     o.onStall === undefined ? writeStall : check.func<(stall: Stall) => void>(o.onStall, 'options.onStall');
-  return new StallWatch(threshold, interval, onStall);
+  const filter =
+    o.filter === undefined ? undefined : check.func<(stall: Stall) => boolean>(o.filter, 'options.filter');
+  return new StallWatch(threshold, interval, onStall, filter);
 }
 
 export {

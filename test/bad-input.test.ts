@@ -1133,6 +1133,12 @@ const inspectTable: Table = {
       (v) => watchStalls({ threshold: 10, onStall: v as never }),
       false,
     ),
+    ...functionCases(
+      'watchStalls',
+      'options.filter',
+      (v) => watchStalls({ threshold: 10, filter: v as never }),
+      false,
+    ),
     ...optionsCases('watchEventLoop', (v) => watchEventLoop(v as never)),
     ...requiredDuration('watchEventLoop', 'options.threshold', (v) =>
       watchEventLoop({ threshold: v as number }),

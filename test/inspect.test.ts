@@ -1030,6 +1030,59 @@ describe('watchStalls', () => {
     ]);
   });
 
+  test('filter leaves chosen waits out, their ends too, and is asked once per wait and state', async () => {
+    const stalls: Stall[] = [];
+    const asked: string[] = [];
+    const queue = new BoundedQueue<number>({ capacity: 1, name: 'stall-filtered' });
+    const sem = new Semaphore(1, { name: 'stall-kept' });
+    const held = await sem.acquire();
+    using _watch = watchStalls({
+      threshold: 200,
+      interval: 50,
+      onStall: mine(stalls),
+      filter: (s) => {
+        if (`${s.name}`.startsWith('stall-')) asked.push(`${s.name} ${s.what}`);
+        return !(s.kind === 'queue' && s.what === 'get'); // an idle consumer is no stall
+      },
+    });
+    const get = track(queue.get());
+    const acquire = track(sem.acquire());
+    await vi.advanceTimersByTimeAsync(1_000);
+    await queue.put(1);
+    held.release();
+    await flush();
+    expect([get.value, acquire.status]).toEqual([1, 'fulfilled']);
+    expect(asked).toEqual(['stall-filtered get', 'stall-kept acquire 1 permit']);
+    expect(stalls.map((s) => [s.phase, s.name])).toEqual([
+      ['stalled', 'stall-kept'],
+      ['ended', 'stall-kept'],
+    ]);
+  });
+
+  test('a filter that throws is reported on stderr, and the stall is reported anyway', async () => {
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const stalls: Stall[] = [];
+    const sem = new Semaphore(1, { name: 'stall-filter-throws' });
+    const held = await sem.acquire();
+    using _watch = watchStalls({
+      threshold: 100,
+      interval: 50,
+      onStall: mine(stalls),
+      filter: () => {
+        throw new Error('filter broke');
+      },
+    });
+    const acquire = track(sem.acquire());
+    await vi.advanceTimersByTimeAsync(100);
+    expect(stalls.map((s) => s.name)).toEqual(['stall-filter-throws']);
+    expect(write).toHaveBeenCalledWith(
+      'unwedge: watchStalls filter threw (the stall is reported): Error: filter broke\n',
+    );
+    held.release();
+    await flush();
+    expect(acquire.status).toBe('fulfilled');
+  });
+
   test('a snapshot that throws is reported on stderr, and the watcher goes on', async () => {
     const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const broken = { kind: 'broken' };
