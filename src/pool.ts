@@ -220,7 +220,7 @@ export abstract class BasePool implements WaitHost<Job> {
   protected readonly context: AsyncLocalStorage<Job> | undefined;
   private readonly onError: (error: unknown) => void;
   private readonly watchers: WaitHost<Watcher> & { name: string | undefined };
-  /** Whether `inspect()` knows it: a named one from the start, any other from its first wait. */
+  /** Whether `inspect()` knows it: a named one from the start, any other from its first task. */
   private listed: boolean;
 
   constructor(options: PoolOptions) {
@@ -258,19 +258,11 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   // As for Semaphore: a WeakRef makes the young-generation GC keep its target, which made `new
-  // WorkerPool()` ~8x slower (1.3 -> 9.9 µs) for one made per request. So an unnamed pool is listed
-  // the first time a caller waits on it (a queued run, idle, shutdown) or gives up on a task.
-  /** @internal Lists this pool in `inspect()` if it is not yet. */
-  protected list(): void {
-    if (this.listed) return;
+  // WorkerPool()` ~8x slower (1.3 -> 9.9 µs) for one made and dropped per request. So an unnamed
+  // pool is listed when it starts its first task: from then on a hung task of it shows.
+  private list(): void {
     this.listed = true;
     register(this, BasePool.snapshot);
-  }
-
-  /** @internal Parks a job in the line, listing the pool first. */
-  protected park(job: Job, signal: AbortSignal | undefined, timeout: number | undefined): Promise<unknown> {
-    if (!this.listed) this.list();
-    return park<unknown, Job>(this, job, signal, timeout);
   }
 
   /** What `inspect()` shows: slots and their use, and each running task, queued task and watcher. */
@@ -398,7 +390,7 @@ export abstract class BasePool implements WaitHost<Job> {
       signal === undefined && timeout === undefined && queueTimeout === undefined && task.length === 0
         ? new Job(task)
         : new OwnJob(task, timeout, queueTimeout);
-    const promise = this.park(job, signal, queueTimeout);
+    const promise = park<unknown, Job>(this, job, signal, queueTimeout);
     this.enqueued(job);
     return promise;
   }
@@ -425,6 +417,7 @@ export abstract class BasePool implements WaitHost<Job> {
     const fn = job.fn;
     job.state = RUNNING;
     this.running.push(job);
+    if (!this.listed) this.list();
     if (flags.timing) startedAt.set(job, now());
     let signal: AbortSignal;
     if (job instanceof OwnJob) {
@@ -478,7 +471,6 @@ export abstract class BasePool implements WaitHost<Job> {
     if (job.state !== RUNNING) return;
     job.state = ABANDONED;
     this.abandonedJobs++;
-    this.list();
     disarm(job);
     if (job instanceof OwnJob) job.controller?.abort(reason);
     job.reject(reason);
@@ -627,7 +619,6 @@ export abstract class BasePool implements WaitHost<Job> {
       return Promise.resolve(reportOf(w));
     }
     const done = (): PoolShutdownReport => reportOf(w);
-    this.list();
     return park<void, Watcher>(this.watchers, w, undefined, timeout).then(done, done);
   }
 
@@ -679,7 +670,6 @@ export abstract class BasePool implements WaitHost<Job> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.waiters.length === 0 && this.running.length === 0) return Promise.resolve();
     if (timeout === 0) return Promise.reject(this.idleTimeoutError(0));
-    this.list();
     return park<void, Watcher>(this.watchers, new Watcher(timeout, undefined), signal, timeout);
   }
 
@@ -797,8 +787,7 @@ export class WorkerPool extends BasePool implements Pool {
         this.used++;
         return this.launch(job, undefined) as Promise<Awaited<T>>;
       }
-      if (this.waiters.length < this.maxQueue)
-        return this.park(job, undefined, undefined) as Promise<Awaited<T>>;
+      if (this.waiters.length < this.maxQueue) return park<Awaited<T>, Job>(this, job, undefined, undefined);
     }
     return this.submit(task, options) as Promise<Awaited<T>>;
   }

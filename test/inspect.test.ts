@@ -311,49 +311,38 @@ describe('inspect() lists each kind of primitive with its use and its waits', ()
     const pools = count('pool');
     const sem = new Semaphore(1);
     const queue = new BoundedQueue<number>({ capacity: 1 });
-    const pool = new WorkerPool({ concurrency: 1 });
-    await pool.run(() => sem.run(() => queue.put(1))); // used, but nobody waited
+    const idlePool = new WorkerPool({ concurrency: 1 });
+    await sem.run(() => queue.put(1)); // used, but nobody waited
+    await idlePool.idle();
     expect(count('semaphore')).toBe(semaphores);
     expect(count('queue')).toBe(queues);
-    expect(count('pool')).toBe(pools);
+    expect(count('pool')).toBe(pools); // made, never given a task
     const held = await sem.acquire();
     const waiting = track(sem.acquire());
     const put = track(queue.put(2));
-    const gate = deferred();
-    const running = track(pool.run(() => gate.promise));
-    expect(count('pool')).toBe(pools); // a running task is no wait of a caller
-    const queued = track(pool.run(() => 'next'));
     expect(count('semaphore')).toBe(semaphores + 1);
     expect(count('queue')).toBe(queues + 1);
-    expect(count('pool')).toBe(pools + 1);
-    gate.resolve();
     held.release();
     expect(queue.tryGet()).toBe(1);
     await flush();
     expect(waiting.status).toBe('fulfilled');
     expect(put.status).toBe('fulfilled');
-    expect([running.status, queued.value]).toEqual(['fulfilled', 'next']);
     expect(count('semaphore')).toBe(semaphores + 1); // listed for as long as it lives
   });
 
-  test('an unnamed pool is listed once a task is abandoned, or once someone waits for it to be idle', async () => {
+  test('an unnamed pool is listed from its first task, so that a hung task of it shows', async () => {
     const count = () => inspect().primitives.filter((p) => p.kind === 'pool' && p.name === undefined).length;
     const before = count();
-    const hung = new WorkerPool({ concurrency: 2 });
-    const ac = new AbortController();
-    const abandoned = track(hung.run(() => new Promise(() => {}), { signal: ac.signal }));
+    const pool = new WorkerPool({ concurrency: 4 });
     expect(count()).toBe(before);
-    ac.abort(new Error('gave up'));
+    const hung = track(pool.run(() => new Promise(() => {}), { timeout: 1_000 })); // never contended
     expect(count()).toBe(before + 1);
-    expect(abandoned.status).toBe('pending'); // rejects on the next microtask
-    const waiting = new WorkerPool({ concurrency: 1 });
-    const gate = deferred();
-    const task = track(waiting.run(() => gate.promise));
-    const idle = track(waiting.idle());
-    expect(count()).toBe(before + 2);
-    gate.resolve();
-    await flush();
-    expect([task.status, idle.status, abandoned.status]).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    const block = inspect()
+      .primitives.filter((p) => p.kind === 'pool' && p.name === undefined)
+      .at(-1)!;
+    expect(block.waits.map((w) => [w.what, w.state, w.timeout])).toEqual([['task', 'running', 1_000]]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(hung.reason).toBeInstanceOf(TimeoutError);
   });
 
   test('the report is plain JSON', async () => {
@@ -1355,7 +1344,7 @@ describe('unwedge/inspect/http', () => {
       );
       return res;
     };
-    const pool = new WorkerPool({
+    const _pool = new WorkerPool({
       concurrency: 1,
       maxQueue: Number.POSITIVE_INFINITY,
       name: 'json-infinity',
