@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
+import { type PrimitiveSnapshot, register, type WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { bound, fail, park, settle, Waiter } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
@@ -93,6 +94,10 @@ class RedisWaiter extends Waiter<RedisPermit> {
   ) {
     super();
   }
+}
+
+function waitWhat(w: RedisWaiter): string {
+  return w.weight === 1 ? 'acquire 1 permit' : `acquire ${w.weight} permits`;
 }
 
 /** What {@link RedisSemaphore.inspect} reports, across every instance sharing the key. */
@@ -193,6 +198,35 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     this.wakePrefix = wake;
     this.channel = wake + this.instance;
     this.period = Math.floor(this.leaseMs / 3);
+    register(this, RedisSemaphore.snapshot);
+  }
+
+  /** What `inspect()` shows: the permits, what this instance holds, and its callers in line. */
+  private static snapshot(s: RedisSemaphore): PrimitiveSnapshot {
+    const waits = [];
+    for (const w of s.waiters) waits.push({ key: w, what: waitWhat(w), since: w.since, timeout: w.timeout });
+    const closed = s.state === 'closed' ? ', closed' : '';
+    return {
+      kind: 'redis-semaphore',
+      name: s.name ?? s.key,
+      summary:
+        `${s.total} permit${s.total === 1 ? '' : 's'}; ${s.holding} held and ${s.waiters.length} waiting here; ` +
+        `Redis last said ${s.seen.used} in use, ${s.seen.queued} waiting${closed}`,
+      stats: {
+        permits: s.total,
+        held: s.holding,
+        waiting: s.waiters.length,
+        redisInUse: s.seen.used,
+        redisWaiting: s.seen.queued,
+        state: s.state,
+      },
+      waits,
+    };
+  }
+
+  /** @internal How a parked caller is named in diagnostics_channel messages. */
+  describeWait(w: RedisWaiter): WaitLabel {
+    return { kind: 'redis-semaphore', name: this.name ?? this.key, what: waitWhat(w), timeout: w.timeout };
   }
 
   /** How many permits exist across all instances. */

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ClosedError, LeaseLostError, TimeoutError, UnwedgeError } from '../../src/errors.js';
 import { fanOut } from '../../src/fan-out.js';
+import { inspect } from '../../src/inspect.js';
 import { type RedisPermit, RedisSemaphore, type RedisSemaphoreOptions } from '../../src/redis/index.js';
 import { keysOf } from '../../src/redis/scripts.js';
 import { within } from './contract.js';
@@ -435,4 +436,20 @@ describe('construction', () => {
     permit.release();
     expect(sem.held).toBe(0);
   });
+});
+
+test('inspect() lists a RedisSemaphore with what this instance holds and its callers in line', async () => {
+  const key = nextKey();
+  const a = semaphore(connect(), { key, permits: 1, name: 'inspected-redis' });
+  const permit = await a.acquire();
+  const waiting = a.acquire({ timeout: 5_000 }).then((p) => p.release());
+  await a.inspect(); // Redis has seen the waiter join the line
+  const block = inspect().primitives.find(
+    (p) => p.kind === 'redis-semaphore' && p.name === 'inspected-redis',
+  );
+  expect(block?.summary).toBe('1 permit; 1 held and 1 waiting here; Redis last said 1 in use, 1 waiting');
+  expect(block?.waits.map((w) => [w.what, w.timeout])).toEqual([['acquire 1 permit', 5_000]]);
+  permit.release();
+  await within(waiting, 2_000, 'the waiter after the release');
+  expect(inspect().primitives.find((p) => p.name === 'inspected-redis')?.waits).toEqual([]);
 });
