@@ -220,8 +220,8 @@ export abstract class BasePool implements WaitHost<Job> {
   protected readonly context: AsyncLocalStorage<Job> | undefined;
   private readonly onError: (error: unknown) => void;
   private readonly watchers: WaitHost<Watcher> & { name: string | undefined };
-  /** Whether `inspect()` knows it: a named one from the start, any other from its first task. */
-  private listed: boolean;
+  /** Whether `inspect()` knows it: a named one from the start, any other from its first task or wait. */
+  protected listed: boolean;
 
   constructor(options: PoolOptions) {
     this.name = check.string(options.name, 'options.name');
@@ -258,9 +258,14 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   // As for Semaphore: a WeakRef makes the young-generation GC keep its target, which made `new
-  // WorkerPool()` ~8x slower (1.3 -> 9.9 µs) for one made and dropped per request. So an unnamed
-  // pool is listed when it starts its first task: from then on a hung task of it shows.
-  private list(): void {
+  // WorkerPool()` ~8x slower (1.3 -> 9.9 µs) for one made and dropped per request, and one made
+  // per request and given a task 2.1x slower (7.6 -> 16.1 µs). So an unnamed pool is listed at
+  // its first task only while the process is inspected (a stall watcher, a signal dump, a handler,
+  // origins or recordAges: `flags.timing`), so that a hung task shows even in a pool that was never
+  // full; otherwise at its first wait (a queued run, idle, shutdown) or abandoned task.
+  /** @internal Lists this pool in `inspect()`, once. */
+  protected list(): void {
+    if (this.listed) return;
     this.listed = true;
     register(this, BasePool.snapshot);
   }
@@ -390,6 +395,7 @@ export abstract class BasePool implements WaitHost<Job> {
       signal === undefined && timeout === undefined && queueTimeout === undefined && task.length === 0
         ? new Job(task)
         : new OwnJob(task, timeout, queueTimeout);
+    this.list();
     const promise = park<unknown, Job>(this, job, signal, queueTimeout);
     this.enqueued(job);
     return promise;
@@ -417,7 +423,7 @@ export abstract class BasePool implements WaitHost<Job> {
     const fn = job.fn;
     job.state = RUNNING;
     this.running.push(job);
-    if (!this.listed) this.list();
+    if (!this.listed && flags.timing) this.list();
     if (flags.timing) startedAt.set(job, now());
     let signal: AbortSignal;
     if (job instanceof OwnJob) {
@@ -471,6 +477,7 @@ export abstract class BasePool implements WaitHost<Job> {
     if (job.state !== RUNNING) return;
     job.state = ABANDONED;
     this.abandonedJobs++;
+    this.list();
     disarm(job);
     if (job instanceof OwnJob) job.controller?.abort(reason);
     job.reject(reason);
@@ -619,6 +626,7 @@ export abstract class BasePool implements WaitHost<Job> {
       return Promise.resolve(reportOf(w));
     }
     const done = (): PoolShutdownReport => reportOf(w);
+    this.list();
     return park<void, Watcher>(this.watchers, w, undefined, timeout).then(done, done);
   }
 
@@ -670,6 +678,7 @@ export abstract class BasePool implements WaitHost<Job> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.waiters.length === 0 && this.running.length === 0) return Promise.resolve();
     if (timeout === 0) return Promise.reject(this.idleTimeoutError(0));
+    this.list();
     return park<void, Watcher>(this.watchers, new Watcher(timeout, undefined), signal, timeout);
   }
 
@@ -787,7 +796,10 @@ export class WorkerPool extends BasePool implements Pool {
         this.used++;
         return this.launch(job, undefined) as Promise<Awaited<T>>;
       }
-      if (this.waiters.length < this.maxQueue) return park<Awaited<T>, Job>(this, job, undefined, undefined);
+      if (this.waiters.length < this.maxQueue) {
+        if (!this.listed) this.list();
+        return park<Awaited<T>, Job>(this, job, undefined, undefined);
+      }
     }
     return this.submit(task, options) as Promise<Awaited<T>>;
   }

@@ -330,18 +330,36 @@ describe('inspect() lists each kind of primitive with its use and its waits', ()
     expect(count('semaphore')).toBe(semaphores + 1); // listed for as long as it lives
   });
 
-  test('an unnamed pool is listed from its first task, so that a hung task of it shows', async () => {
+  test('an unnamed pool is listed at its first wait, or at its first task while the process is inspected', async () => {
     const count = () => inspect().primitives.filter((p) => p.kind === 'pool' && p.name === undefined).length;
     const before = count();
-    const pool = new WorkerPool({ concurrency: 4 });
+    // Not inspected: a hung task of a pool that was never full is not listed, until its caller gives up.
+    const quiet = new WorkerPool({ concurrency: 4 });
+    const ac = new AbortController();
+    const abandoned = track(quiet.run(() => new Promise(() => {}), { signal: ac.signal }));
     expect(count()).toBe(before);
-    const hung = track(pool.run(() => new Promise(() => {}), { timeout: 1_000 })); // never contended
+    ac.abort(new Error('gave up'));
     expect(count()).toBe(before + 1);
+    // A full one is listed when a caller waits.
+    const full = new WorkerPool({ concurrency: 1 });
+    const gate = deferred();
+    const first = track(full.run(() => gate.promise));
+    expect(count()).toBe(before + 1);
+    const second = track(full.run(() => 'next'));
+    expect(count()).toBe(before + 2);
+    // Inspected (here: recordAges): listed at its first task, so that a hung task shows at once.
+    configure({ recordAges: true });
+    const watched = new WorkerPool({ concurrency: 4 });
+    expect(count()).toBe(before + 2);
+    const hung = track(watched.run(() => new Promise(() => {}), { timeout: 1_000 }));
+    expect(count()).toBe(before + 3);
     const block = inspect()
       .primitives.filter((p) => p.kind === 'pool' && p.name === undefined)
       .at(-1)!;
     expect(block.waits.map((w) => [w.what, w.state, w.timeout])).toEqual([['task', 'running', 1_000]]);
+    gate.resolve();
     await vi.advanceTimersByTimeAsync(1_000);
+    expect([abandoned.status, first.status, second.value]).toEqual(['rejected', 'fulfilled', 'next']);
     expect(hung.reason).toBeInstanceOf(TimeoutError);
   });
 
