@@ -205,7 +205,7 @@ export class Semaphore implements SemaphoreLike {
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
     try {
-      ({ weight, signal, timeout } = this.parse(options));
+      ({ weight, signal, timeout } = check.acquireOptions(options, this.total));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -221,7 +221,7 @@ export class Semaphore implements SemaphoreLike {
    * line); returns `undefined` otherwise. Never waits.
    */
   tryAcquire(weight = 1): Permit | undefined {
-    this.checkWeight(weight, 'weight');
+    check.weight(weight, 'weight', this.total);
     if (this.waiters.length > 0 || this.free < weight) return undefined;
     this.free -= weight;
     return new SemaphorePermit(this, weight);
@@ -244,7 +244,7 @@ export class Semaphore implements SemaphoreLike {
     let timeout: number | undefined;
     try {
       check.func(fn, 'fn');
-      ({ weight, signal, timeout } = this.parse(options));
+      ({ weight, signal, timeout } = check.acquireOptions(options, this.total));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -414,20 +414,4 @@ export class Semaphore implements SemaphoreLike {
     this.release(1);
     throw error;
   };
-
-  private parse(options: AcquireOptions | undefined) {
-    const o = check.options<AcquireOptions>(options);
-    const weight = o.weight === undefined ? 1 : this.checkWeight(o.weight, 'options.weight');
-    const signal = check.signal(o.signal, 'options.signal');
-    const timeout = check.timeout(o.timeout, 'options.timeout');
-    return { weight, signal, timeout };
-  }
-
-  private checkWeight(weight: unknown, name: string): number {
-    const w = check.integer(weight, name, 1);
-    if (w > this.total) {
-      throw new RangeError(`${name} must be <= the semaphore's ${this.total} permits; received ${w}`);
-    }
-    return w;
-  }
 }

@@ -108,3 +108,23 @@ export function options<T extends object>(value: unknown, name = 'options'): Par
     fail('type', name, 'an object', value);
   return value as Partial<T>;
 }
+
+/** A semaphore's weight: an integer from 1 to its `total` permits. */
+export function weight(value: unknown, name: string, total: number): number {
+  const w = integer(value, name, 1);
+  if (w > total) throw new RangeError(`${name} must be <= the semaphore's ${total} permits; received ${w}`);
+  return w;
+}
+
+/** The options of a semaphore's `acquire` (local or in Redis): `weight` (default 1) up to `total`, `signal`, `timeout`. */
+export function acquireOptions(
+  value: unknown,
+  total: number,
+): { weight: number; signal: AbortSignal | undefined; timeout: number | undefined } {
+  const o = options<{ weight?: unknown; signal?: unknown; timeout?: unknown }>(value);
+  return {
+    weight: o.weight === undefined ? 1 : weight(o.weight, 'options.weight', total),
+    signal: signal(o.signal, 'options.signal'),
+    timeout: timeout(o.timeout, 'options.timeout'),
+  };
+}

@@ -257,7 +257,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
     try {
-      ({ weight, signal, timeout } = this.parse(options));
+      ({ weight, signal, timeout } = check.acquireOptions(options, this.total));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -299,7 +299,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   tryAcquire(weight = 1): Promise<RedisPermit | undefined> {
     let w: number;
     try {
-      w = this.checkWeight(weight, 'weight');
+      w = check.weight(weight, 'weight', this.total);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -728,22 +728,6 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
 
   private redisError(what: string, cause: unknown): UnwedgeError {
     return new UnwedgeError(`${this.who}: Redis failed ${what}: ${String(cause)}`, { cause });
-  }
-
-  private parse(options: AcquireOptions | undefined) {
-    const o = check.options<AcquireOptions>(options);
-    const weight = o.weight === undefined ? 1 : this.checkWeight(o.weight, 'options.weight');
-    const signal = check.signal(o.signal, 'options.signal');
-    const timeout = check.timeout(o.timeout, 'options.timeout');
-    return { weight, signal, timeout };
-  }
-
-  private checkWeight(weight: unknown, name: string): number {
-    const w = check.integer(weight, name, 1);
-    if (w > this.total) {
-      throw new RangeError(`${name} must be <= the semaphore's ${this.total} permits; received ${w}`);
-    }
-    return w;
   }
 }
 
