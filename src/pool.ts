@@ -540,8 +540,18 @@ export abstract class BasePool implements WaitHost<Job> {
     if (watchers.length > 0) for (const w of watchers.drain()) settle(w, undefined);
   }
 
-  /** @internal Whether a new top-level job may start now, ahead of nobody. */
-  protected abstract slotFree(): boolean;
+  /**
+   * As `WorkerPool.run`, with the wait for a slot spent in the peer a front wraps (p-queue's queue,
+   * p-limit's limiter), where its other users keep sharing the limit.
+   */
+  run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
+    return this.submit(task, options) as Promise<Awaited<T>>;
+  }
+
+  /** @internal Whether a new top-level job may start now, ahead of nobody; in a front, the peer decides. */
+  protected slotFree(): boolean {
+    return false;
+  }
 
   /** @internal Whether a job handed to the peer now would start at once (for `queueTimeout: 0`). */
   protected startsAtOnce(): boolean {
@@ -780,7 +790,7 @@ export class WorkerPool extends BasePool implements Pool {
    * until it settles (see `abandoned`). Called from inside a task of this pool, the child starts at
    * once on its parent's slot.
    */
-  run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
+  override run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
     // Hot path: no options, open, not nested. One job record and the returned promise; no timer
     // or listener. It starts now if a slot is free and nobody waits, else it parks at the back.
     if (
@@ -804,7 +814,7 @@ export class WorkerPool extends BasePool implements Pool {
     return this.submit(task, options) as Promise<Awaited<T>>;
   }
 
-  protected slotFree(): boolean {
+  protected override slotFree(): boolean {
     return this.used < this.limit && this.waiters.length === 0;
   }
 

@@ -2,14 +2,7 @@
 // it the pool contract. p-limit's own `clearQueue()` drops queued calls and leaves their promises
 // pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import {
-  BasePool,
-  type Job,
-  type Pool,
-  type PoolOptions,
-  type PoolRunOptions,
-  type PoolTask,
-} from '../pool.js';
+import { BasePool, type Job, type Pool, type PoolOptions } from '../pool.js';
 
 /** What the front uses of a `pLimit()` limiter: pass the limiter itself (p-limit is never imported here). */
 export interface LimitLike {
@@ -63,15 +56,6 @@ export class LimitPool extends BasePool implements Pool {
 
   set concurrency(value: number) {
     this.limit.concurrency = check.integerOrInfinity(value, 'concurrency', 1);
-  }
-
-  /** As `WorkerPool.run`, with the wait for a slot spent in the limiter. */
-  run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
-    return this.submit(task, options) as Promise<Awaited<T>>;
-  }
-
-  protected slotFree(): boolean {
-    return false;
   }
 
   protected override startsAtOnce(): boolean {

@@ -2,14 +2,7 @@
 // the pool contract. p-queue's own `clear()` drops queued tasks and leaves the promises it handed
 // out pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import {
-  BasePool,
-  type Job,
-  type Pool,
-  type PoolOptions,
-  type PoolRunOptions,
-  type PoolTask,
-} from '../pool.js';
+import { BasePool, type Job, type Pool, type PoolOptions } from '../pool.js';
 
 /** What the front uses of a `PQueue`: pass the queue itself (p-queue is never imported here). */
 export interface PQueueLike {
@@ -70,15 +63,6 @@ export class PQueuePool extends BasePool implements Pool {
 
   set concurrency(value: number) {
     this.queue.concurrency = check.integerOrInfinity(value, 'concurrency', 1);
-  }
-
-  /** As `WorkerPool.run`, with the wait for a slot spent in the queue. */
-  run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
-    return this.submit(task, options) as Promise<Awaited<T>>;
-  }
-
-  protected slotFree(): boolean {
-    return false;
   }
 
   protected override startsAtOnce(): boolean {
