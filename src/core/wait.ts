@@ -179,8 +179,7 @@ function unhook(waiter: Waiter<unknown>): void {
 
 /** Resolves a waiter its host has already taken out of line. */
 export function settle<T>(waiter: Waiter<T>, value: NoInfer<T>): void {
-  unhook(waiter);
-  ended(waiter, 'granted');
+  disarm(waiter);
   waiter.resolve(value);
 }
 
@@ -218,10 +217,11 @@ export function failAll(waiters: WaiterList<Waiter<unknown>>, reason: () => unkn
 
 /**
  * Settles like `work`, unless `timeout` ms pass first (rejects with `timeoutError()`, or
- * `timeoutError.timeoutError()` when given an object) or `signal` aborts first (rejects with `signal.reason`). `onExpire` runs with the reason before the
- * rejection, e.g. to abort the work. The timer and listener are removed on every path, and a
- * late rejection of `work` is consumed, never unhandled. A `call` given (already listed with
- * `startCall`) is ended with the outcome on every path.
+ * `timeoutError.timeoutError()` when given an object) or `signal` aborts first (rejects with
+ * `signal.reason`). `onExpire` runs with the reason before the rejection, e.g. to abort the
+ * work. The timer and listener are removed on every path, and a late rejection of `work` is
+ * consumed, never unhandled. A `call` given (already listed with `startCall`) is ended with the
+ * outcome on every path.
  */
 export function bound<T>(
   work: PromiseLike<T>,
@@ -250,8 +250,14 @@ export function bound<T>(
     const onAbort = (): void => expire(signal!.reason, 'aborted');
     if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true });
     if (timeout !== undefined) {
-      const error = () => (typeof timeoutError === 'function' ? timeoutError() : timeoutError.timeoutError());
-      timer = startTimer(() => expire(error(), 'timeout'), timeout);
+      timer = startTimer(
+        () =>
+          expire(
+            typeof timeoutError === 'function' ? timeoutError() : timeoutError.timeoutError(),
+            'timeout',
+          ),
+        timeout,
+      );
     }
     try {
       work.then(
