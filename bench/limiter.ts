@@ -8,7 +8,7 @@ import { Semaphore } from '../src/index.js';
 import { floorLimiter } from './floor/limiter.js';
 import { collect, compare, type Measured } from './harness.js';
 
-type Limit = (fn: () => Promise<number>) => Promise<number>;
+export type Limit = (fn: () => Promise<number>) => Promise<number>;
 export type Contender = { name: string; make: (concurrency: number) => Limit };
 
 const task = async () => 1;
@@ -119,26 +119,29 @@ export async function memoryBench(
   ];
   const out = [];
   for (const contender of contenders) {
-    const limit = contender.make(1);
-    let release!: (value: number) => void;
-    const gate = new Promise<number>((resolve) => {
-      release = resolve;
-    });
-    const blocker = limit(() => gate);
-    const queued = new Array<Promise<number>>(n);
-    collect();
-    const before = process.memoryUsage().heapUsed;
-    for (let i = 0; i < n; i++) queued[i] = limit(task);
-    collect();
-    const after = process.memoryUsage().heapUsed;
-    release(0);
-    await Promise.all([blocker, ...queued]);
-    out.push({ name: contender.name, bytesPerTask: (after - before) / n });
+    out.push({ name: contender.name, bytesPerTask: await bytesPerQueuedTask(contender.make(1), n) });
   }
   return out;
 }
 
-/** Workload 6: `n` queued tasks each aborted through its own signal: time per abort, and heap after. */
+/** Heap bytes per task (the caller's promise included) with `n` tasks queued behind `limit`'s one slot. */
+export async function bytesPerQueuedTask(limit: Limit, n: number): Promise<number> {
+  let release!: (value: number) => void;
+  const gate = new Promise<number>((resolve) => {
+    release = resolve;
+  });
+  const blocker = limit(() => gate);
+  const queued = new Array<Promise<number>>(n);
+  collect();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < n; i++) queued[i] = limit(task);
+  collect();
+  const after = process.memoryUsage().heapUsed;
+  release(0);
+  await Promise.all([blocker, ...queued]);
+  return (after - before) / n;
+}
+
 /** Aborts `n` signals, each with one listener, and waits for the rejections: Node's own part. */
 async function abortSignals(n: number): Promise<void> {
   const controllers = Array.from({ length: n }, () => new AbortController());
@@ -153,6 +156,7 @@ async function abortSignals(n: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
+/** Workload 6: `n` queued tasks each aborted through its own signal: time per abort, and heap after. */
 export async function abortBench(options: { queued?: number } = {}) {
   const n = options.queued ?? 100_000;
   type Aborter = {

@@ -9,8 +9,8 @@ import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { WorkerPool } from '../src/pool.js';
 import { floorLimiter } from './floor/limiter.js';
-import { collect, compare, type Measured, stats, table } from './harness.js';
-import { addLimiter } from './limiter.js';
+import { compare, type Measured, stats, table } from './harness.js';
+import { addLimiter, bytesPerQueuedTask } from './limiter.js';
 
 type Limit = (fn: () => Promise<number>) => Promise<number>;
 
@@ -71,21 +71,7 @@ export async function poolMemoryBench(
   const samples = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let run = 0; run < (options.runs ?? 3); run++) {
     for (const contender of contenders) {
-      const limit = contender.make(1);
-      let release!: (value: number) => void;
-      const gate = new Promise<number>((resolve) => {
-        release = resolve;
-      });
-      const blocker = limit(() => gate);
-      const queued = new Array<Promise<number>>(n);
-      collect();
-      const before = process.memoryUsage().heapUsed;
-      for (let i = 0; i < n; i++) queued[i] = limit(task);
-      collect();
-      const after = process.memoryUsage().heapUsed;
-      release(0);
-      await Promise.all([blocker, ...queued]);
-      samples.get(contender.name)!.push((after - before) / n);
+      samples.get(contender.name)!.push(await bytesPerQueuedTask(contender.make(1), n));
     }
   }
   return [...samples].map(([name, values]) => ({ name, bytesPerTask: stats(values).median }));
