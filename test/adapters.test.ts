@@ -8,33 +8,10 @@ import { LimitPool } from '../src/adapters/p-limit.js';
 import { PQueuePool } from '../src/adapters/p-queue.js';
 import { PiscinaPool } from '../src/adapters/piscina.js';
 import { ClosedError, QueueFullError, TimeoutError } from '../src/errors.js';
-import type { Pool, PoolRunOptions } from '../src/pool.js';
-import { type JobSpec, poolContract, type Subject, taskOf, ticks } from './pool.contract.js';
+import { type JobSpec, poolContract, subjectOf, taskOf, ticks } from './pool.contract.js';
 import { deferred, track } from './support/promises.js';
 
 const WORKER = new URL('./fixtures/pool-worker.mjs', import.meta.url).href;
-
-/** The contract's view of a pool whose `run` takes `In`. */
-function subjectOf<In>(pool: Pool<In>, input: (job: JobSpec) => In): Subject {
-  return {
-    run: (job: JobSpec, o?: PoolRunOptions) => pool.run(input(job), o),
-    shutdown: (o) => pool.shutdown(o),
-    idle: (o) => pool.idle(o),
-    get active() {
-      return pool.active;
-    },
-    get queued() {
-      return pool.queued;
-    },
-    get abandoned() {
-      return pool.abandoned;
-    },
-    get closed() {
-      return pool.closed;
-    },
-    [Symbol.asyncDispose]: () => pool[Symbol.asyncDispose](),
-  };
-}
 
 poolContract({
   name: 'p-queue front',

@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ClosedError, QueueFullError, TimeoutError } from '../src/errors.js';
 import type {
+  Pool,
   PoolIdleOptions,
   PoolRunOptions,
   PoolShutdownOptions,
@@ -91,6 +92,28 @@ export interface Subject {
   readonly abandoned: number;
   readonly closed: boolean;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The contract's view of a pool whose `run` takes `In`. */
+export function subjectOf<In>(pool: Pool<In>, input: (job: JobSpec) => In): Subject {
+  return {
+    run: (job: JobSpec, o?: PoolRunOptions) => pool.run(input(job), o),
+    shutdown: (o) => pool.shutdown(o),
+    idle: (o) => pool.idle(o),
+    get active() {
+      return pool.active;
+    },
+    get queued() {
+      return pool.queued;
+    },
+    get abandoned() {
+      return pool.abandoned;
+    },
+    get closed() {
+      return pool.closed;
+    },
+    [Symbol.asyncDispose]: () => pool[Symbol.asyncDispose](),
+  };
 }
 
 export interface Variant {

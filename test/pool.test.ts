@@ -2,34 +2,14 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ClosedError, QueueFullError, TimeoutError } from '../src/errors.js';
 import { WorkerPool } from '../src/pool.js';
-import { poolContract, type Subject, taskOf, ticks } from './pool.contract.js';
+import { poolContract, subjectOf, taskOf, ticks } from './pool.contract.js';
 import { deferred, track } from './support/promises.js';
 
 poolContract({
   name: 'WorkerPool',
   fakeTime: true,
   stubborn: true,
-  make: (options) => {
-    const pool = new WorkerPool(options);
-    return {
-      run: (job, o) => pool.run(taskOf(job), o),
-      shutdown: (o) => pool.shutdown(o),
-      idle: (o) => pool.idle(o),
-      get active() {
-        return pool.active;
-      },
-      get queued() {
-        return pool.queued;
-      },
-      get abandoned() {
-        return pool.abandoned;
-      },
-      get closed() {
-        return pool.closed;
-      },
-      [Symbol.asyncDispose]: () => pool[Symbol.asyncDispose](),
-    } satisfies Subject;
-  },
+  make: (options) => subjectOf(new WorkerPool(options), taskOf),
 });
 
 beforeEach(() => {
