@@ -106,32 +106,33 @@ test('stop() ends the worker and the heartbeat; it is idempotent, and dispose do
   ).toEqual(baseline);
 });
 
-test('the default summary goes to stderr', async () => {
+/** Collects what is written to stderr until `restore()`. */
+function captureStderr(): { writes: string[]; restore(): void } {
   const writes: string[] = [];
   const original = process.stderr.write;
   process.stderr.write = ((chunk: string) => {
     writes.push(String(chunk));
     return true;
   }) as typeof process.stderr.write;
+  return { writes, restore: () => (process.stderr.write = original) };
+}
+
+test('the default summary goes to stderr', async () => {
+  const { writes, restore } = captureStderr();
   const watch = watchEventLoop({ threshold: 60, fd: false });
   try {
     await watch.ready;
     blockFor(150, () => {});
     await new Promise((resolve) => setTimeout(resolve, 30));
   } finally {
-    process.stderr.write = original;
+    restore();
     await watch.stop();
   }
   expect(writes.join('')).toMatch(/unwedge: the event loop was blocked for \d+ ms \(threshold 60 ms\)\n/);
 });
 
 test('an onBlock that throws is reported on stderr', async () => {
-  const writes: string[] = [];
-  const original = process.stderr.write;
-  process.stderr.write = ((chunk: string) => {
-    writes.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write;
+  const { writes, restore } = captureStderr();
   const watch = watchEventLoop({
     threshold: 60,
     fd: false,
@@ -144,7 +145,7 @@ test('an onBlock that throws is reported on stderr', async () => {
     blockFor(150, () => {});
     await new Promise((resolve) => setTimeout(resolve, 30));
   } finally {
-    process.stderr.write = original;
+    restore();
     await watch.stop();
   }
   expect(writes).toContain('unwedge: watchEventLoop onBlock threw: Error: hook broke\n');
