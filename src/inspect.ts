@@ -167,22 +167,18 @@ export function inspect(): InspectReport {
   };
 }
 
-/** The state each wait was in when `firstSeen` stamped it. */
-const seenIn = new WeakMap<object, string>();
-
 /** When `w` started, on the `now()` clock; from first sight when its start was not recorded. */
 function startOf(w: WaitSnapshot, t: number): { start: number; lowerBound: boolean } {
   if (w.since >= 0) return { start: w.since, lowerBound: false };
-  let seen = firstSeen.get(w.key);
   const state = w.state ?? 'waiting';
+  let seen = firstSeen.get(w.key);
   // A pool job is one key while queued and then running: its running age starts at the first
   // sight of it running, not of it queued.
-  if (seen === undefined || seenIn.get(w.key) !== state) {
-    seen = t;
+  if (seen === undefined || seen.state !== state) {
+    seen = { at: t, state };
     firstSeen.set(w.key, seen);
-    seenIn.set(w.key, state);
   }
-  return { start: seen, lowerBound: true };
+  return { start: seen.at, lowerBound: true };
 }
 
 function waitReport(w: WaitSnapshot, t: number): WaitReport {

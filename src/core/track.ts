@@ -118,8 +118,8 @@ interface Shared {
   readonly weakCalls: Set<WeakRef<Call>>;
   /** The directories of every loaded copy of unwedge, whose frames origins leave out. */
   readonly roots: Set<string>;
-  /** When a wait whose start was not recorded was first seen by a snapshot. */
-  readonly firstSeen: WeakMap<object, number>;
+  /** When a wait whose start was not recorded was first seen by a snapshot, and in which state. */
+  readonly firstSeen: WeakMap<object, Sighting>;
   /** The origin of each wait started while origins were on, by the wait's key. */
   readonly origins: WeakMap<object, Origin>;
   lastId: number;
@@ -149,8 +149,15 @@ const shared: Shared = holder[SHARED];
 /** Read on slow paths and per call: whether to record start times and origins. */
 export const flags: Flags = shared.flags;
 
-/** When a wait whose start was not recorded was first seen by a snapshot (its age is at least that). */
-export const firstSeen: WeakMap<object, number> = shared.firstSeen;
+/** A wait whose start was not recorded, as a snapshot first saw it: its age is at least since `at`. */
+export interface Sighting {
+  readonly at: number;
+  /** Its state then: a pool job is one key while queued and then running. */
+  readonly state: string;
+}
+
+/** When (and in which state) a wait whose start was not recorded was first seen by a snapshot. */
+export const firstSeen: WeakMap<object, Sighting> = shared.firstSeen;
 
 /** Recomputes `flags.timing` after `origins`, `ages` or `users` changed. */
 export function retime(): void {
