@@ -4,6 +4,7 @@
 // first; a task that ignores its signal keeps its slot until it really settles, so the limit holds.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { inspect } from 'node:util';
+import { contextIsFree, startInCallerContext } from './core/task.js';
 import { startTimer } from './core/timer.js';
 import {
   flags,
@@ -17,7 +18,17 @@ import {
   type WaitSnapshot,
 } from './core/track.js';
 import * as check from './core/validate.js';
-import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter, type WaitHost } from './core/wait.js';
+import {
+  disarm,
+  enqueue,
+  fail,
+  liveHead,
+  park,
+  resolveOnly,
+  settle,
+  Waiter,
+  type WaitHost,
+} from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
 
@@ -92,8 +103,9 @@ export interface PoolOptions {
   timeout?: number;
   /**
    * Also recognise a nested `run()` made after an `await` without the parent's signal, through
-   * `AsyncLocalStorage`. Off by default: on Node 20 an active `AsyncLocalStorage` slows every
-   * promise in the process (measured in bench/pool.ts).
+   * `AsyncLocalStorage`. Default: on where an active `AsyncLocalStorage` is free (Node >= 24, unless
+   * run with `--no-async-context-frame`), off on Node 20 and 22, where it makes every promise in the
+   * process about 2.4x as costly.
    */
   asyncContext?: boolean;
   /** Receives the failure of a task whose `run()` had already rejected. Default: stderr. */
@@ -122,6 +134,8 @@ type JobState = typeof QUEUED | typeof RUNNING | typeof ABANDONED | typeof DONE;
 export class Job extends Waiter<unknown> {
   /** The task until it is called; then where the job is (one field less per queued task). */
   private task: PoolTask<unknown> | JobState;
+  /** While queued: starts the task at its caller's turn (see `BasePool.#park`). */
+  declare grant: ((job: Job) => void) | undefined;
 
   constructor(fn: PoolTask<unknown>) {
     super();
@@ -188,6 +202,16 @@ let capturing: Job;
 function capture(resolve: (value: unknown) => void): void {
   capturing.resolve = resolve;
 }
+function captureGrant(resolve: (job: Job) => void): void {
+  capturing.grant = resolve;
+}
+
+// The only ways to take a slot for a queued job (see BasePool's static block).
+let grantSlot: (pool: BasePool, job: Job) => void;
+let launchNow: (pool: BasePool, job: Job) => Promise<unknown>;
+let parkJob: (pool: BasePool, job: Job) => Promise<unknown>;
+/** @internal For the fronts: the peer starts a queued job now; fulfils when its peer slot is free. */
+export let beginQueued: (pool: BasePool, job: Job) => Promise<void> | undefined;
 
 // When each running job started (on the inspector's clock), recorded only while timing is on: kept
 // out of Job so that a queued task stays small.
@@ -211,6 +235,12 @@ export abstract class BasePool implements WaitHost<Job> {
   protected readonly maxQueue: number;
   protected readonly timeout: number | undefined;
   private abandonedJobs = 0;
+  /** Jobs given a slot that start at their caller's next turn (see `enter`). */
+  private granted = 0;
+  /** The job submit() is handing to a front's peer right now. */
+  #enqueuing: Job | undefined = undefined;
+  /** In a front: queued jobs the peer started → what fulfils the peer's promise when the task settles. */
+  private peerHolds: Map<Job, () => void> | undefined;
   /** The signal of every task that has no abort source of its own but shutdown (see `start`). */
   private shared: AbortController | undefined;
   /** Parents with unsettled children → how many: their slot is freed when the last one settles. */
@@ -234,9 +264,10 @@ export abstract class BasePool implements WaitHost<Job> {
     // "no limit" in some libraries): refuse it here rather than on every call.
     if (this.timeout === 0)
       throw new RangeError('options.timeout must be a number of milliseconds > 0; received 0');
-    this.context = check.boolean(options.asyncContext, 'options.asyncContext')
-      ? new AsyncLocalStorage<Job>()
-      : undefined;
+    this.context =
+      (check.boolean(options.asyncContext, 'options.asyncContext') ?? contextIsFree)
+        ? new AsyncLocalStorage<Job>()
+        : undefined;
     const onError = options.onError;
     this.onError =
       onError === undefined
@@ -375,11 +406,11 @@ export abstract class BasePool implements WaitHost<Job> {
       child.root = root;
       this.family ??= new Map();
       this.family.set(root, (this.family.get(root) ?? 0) + 1);
-      return this.launch(child, signal);
+      return this.#launch(child, signal);
     }
     if (this.slotFree()) {
       this.used++;
-      return this.launch(
+      return this.#launch(
         signal === undefined && timeout === undefined && task.length === 0
           ? new Job(task)
           : new OwnJob(task, timeout, undefined),
@@ -396,18 +427,76 @@ export abstract class BasePool implements WaitHost<Job> {
         ? new Job(task)
         : new OwnJob(task, timeout, queueTimeout);
     this.list();
-    const promise = park<unknown, Job>(this, job, signal, queueTimeout);
+    // A peer may start the job inside enqueued() (p-queue does when it has room): that is still
+    // this call, in the caller's context, so the task starts now, as it would on a free slot.
+    this.#enqueuing = job;
     this.enqueued(job);
+    this.#enqueuing = undefined;
+    if (this.peerHolds?.has(job) && !job.linked) {
+      this.used++;
+      return this.#launch(job, signal);
+    }
+    return this.#park(job, signal, queueTimeout);
+  }
+
+  /**
+   * A queued job was given a slot (`used` and `granted` count it) and its caller's continuation runs
+   * now, in the caller's context: start the task, unless the pool was shut down or the caller's
+   * signal aborted since the grant; then hand the slot back and reject, without starting it.
+   */
+  readonly #enter = (job: Job): void => {
+    this.granted--;
+    const signal = job.signal;
+    if (this.state === 'closed' || signal?.aborted) {
+      job.state = DONE;
+      if (this.peerHolds !== undefined) this.endPeerHold(job);
+      this.#freeSlot();
+      job.reject(signal?.aborted ? signal.reason : this.closedError('was shut down before the task started'));
+      return;
+    }
+    this.#start(job);
+  };
+
+  /**
+   * Puts `job` in line and returns its caller's promise. Its grant is a promise of its own, whose
+   * reaction (registered here, in the caller's async context) starts the task: see
+   * `startInCallerContext`. A job that leaves the line rejects its caller's promise directly, and
+   * its grant, never settled, is collected with it.
+   */
+  #park(job: Job, signal: AbortSignal | undefined, queueTimeout: number | undefined): Promise<unknown> {
+    capturing = job;
+    const promise = new Promise(capture);
+    startInCallerContext(new Promise<Job>(captureGrant), this.#enter);
+    enqueue(this, job, signal, queueTimeout);
     return promise;
   }
 
+  /** Gives a queued job, already out of line, its slot: it starts at its caller's next turn. */
+  #grant(job: Job): void {
+    this.used++;
+    this.granted++;
+    disarm(job);
+    const grant = job.grant!;
+    job.grant = undefined;
+    grant(job);
+  }
+
+  // Slots are taken and given back only here and through these module functions, never through a
+  // method reachable at runtime: a `pool.release()` once let a pool of 1 run 3 tasks at once.
+  static {
+    grantSlot = (pool, job) => pool.#grant(job);
+    beginQueued = (pool, job) => pool.#begin(job);
+    launchNow = (pool, job) => pool.#launch(job, undefined);
+    parkJob = (pool, job) => pool.#park(job, undefined, undefined);
+  }
+
   /** @internal Starts `job` on a slot already counted; returns the promise `run()` hands out. */
-  protected launch(job: Job, signal: AbortSignal | undefined): Promise<unknown> {
+  #launch(job: Job, signal: AbortSignal | undefined): Promise<unknown> {
     if (flags.origins) recordOrigin(job);
     job.signal = signal;
     capturing = job;
     const promise = new Promise(capture);
-    this.start(job);
+    this.#start(job);
     return promise;
   }
 
@@ -417,9 +506,8 @@ export abstract class BasePool implements WaitHost<Job> {
    * with the same reason). Creating an AbortSignal costs more than the rest of a run() on Node 20
    * (measured in bench/pool.ts), and a task that declares no parameter cannot add listeners to the
    * shared signal that would outlive it.
-   * Returns a promise that fulfils when the task has settled, for a peer to hold its slot on.
    */
-  protected start(job: Job): Promise<void> | undefined {
+  #start(job: Job): void {
     const fn = job.fn;
     job.state = RUNNING;
     this.running.push(job);
@@ -453,11 +541,11 @@ export abstract class BasePool implements WaitHost<Job> {
       current = outerJob;
       currentPool = outerPool;
       this.finish(job, error, false);
-      return undefined;
+      return;
     }
     current = outerJob;
     currentPool = outerPool;
-    return Promise.resolve(result).then(
+    Promise.resolve(result).then(
       (value) => this.finish(job, value, true),
       (error: unknown) => this.finish(job, error, false),
     );
@@ -486,6 +574,7 @@ export abstract class BasePool implements WaitHost<Job> {
   /** The task settled: settle its `run()` (unless abandoned) and free its slot if nothing else holds it. */
   private finish(job: Job, outcome: unknown, ok: boolean): void {
     this.running.remove(job);
+    if (this.peerHolds !== undefined) this.endPeerHold(job);
     if (job.state === RUNNING) {
       job.state = DONE;
       disarm(job);
@@ -501,9 +590,9 @@ export abstract class BasePool implements WaitHost<Job> {
       // The last child of a settled parent frees the parent's slot.
       const left = this.family!.get(root)! - 1;
       if (left > 0) this.family!.set(root, left);
-      else if (this.family!.delete(root) && root.state === DONE) this.release();
+      else if (this.family!.delete(root) && root.state === DONE) this.#freeSlot();
     } else if (this.family === undefined || !this.family.has(job)) {
-      this.release();
+      this.#freeSlot();
     }
   }
 
@@ -522,10 +611,18 @@ export abstract class BasePool implements WaitHost<Job> {
     }
   }
 
-  /** @internal A slot was freed. */
-  protected release(): void {
+  /** A slot was freed. */
+  #freeSlot(): void {
     this.used--;
     this.serve();
+  }
+
+  /** The peer's slot for `job` is free again (a front's task settled or never started). */
+  private endPeerHold(job: Job): void {
+    const end = this.peerHolds!.get(job);
+    if (end === undefined) return;
+    this.peerHolds!.delete(job);
+    end();
   }
 
   /** @internal Starts what may start now; the base only notices when the pool went idle. */
@@ -533,8 +630,13 @@ export abstract class BasePool implements WaitHost<Job> {
     this.checkIdle();
   }
 
+  /** Whether nothing is queued, about to start or running (abandoned tasks included). */
+  private get isIdle(): boolean {
+    return this.waiters.length === 0 && this.running.length === 0 && this.granted === 0;
+  }
+
   protected checkIdle(): void {
-    if (this.waiters.length > 0 || this.running.length > 0) return;
+    if (!this.isIdle) return;
     if (this.state === 'draining') this.state = 'closed';
     const watchers = this.watchers.waiters;
     if (watchers.length > 0) for (const w of watchers.drain()) settle(w, undefined);
@@ -577,14 +679,19 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   /**
-   * @internal Takes a queued job out of line and starts it, if it is still queued. Returns what
-   * `start` returns, so a peer holds its slot until the task settles.
+   * Takes a queued job out of line and gives it a slot, if it is still queued. Returns a promise
+   * that fulfils when the task has settled (or was handed back without starting), so that a peer
+   * holds its slot until then.
    */
-  protected begin(job: Job): Promise<void> | undefined {
-    if (job.state !== QUEUED || !this.waiters.remove(job)) return undefined;
-    disarm(job);
-    this.used++;
-    return this.start(job);
+  #begin(job: Job): Promise<void> | undefined {
+    const now = job === this.#enqueuing; // not parked yet: submit() starts it on return
+    if (job.state !== QUEUED || (!now && !this.waiters.remove(job))) return undefined;
+    const holds = (this.peerHolds ??= new Map());
+    const held = new Promise<void>((resolve) => {
+      holds.set(job, resolve);
+    });
+    if (!now) this.#grant(job);
+    return held;
   }
 
   /** @internal The peer gave up a job it never started (e.g. its queue was cleared with rejection). */
@@ -630,7 +737,7 @@ export abstract class BasePool implements WaitHost<Job> {
         unreachable(this.state);
     }
     this.checkIdle();
-    if (this.running.length === 0 && this.waiters.length === 0) return Promise.resolve(reportOf(w));
+    if (this.isIdle) return Promise.resolve(reportOf(w));
     if (timeout === 0) {
       w.stillRunning = this.running.length;
       return Promise.resolve(reportOf(w));
@@ -659,7 +766,8 @@ export abstract class BasePool implements WaitHost<Job> {
     const reason = this.closedError('was shut down while the task ran');
     this.shared?.abort(reason);
     for (const job of running) this.abandon(job, reason);
-    w.cancelled += queued.length;
+    // Jobs given a slot whose caller has not had its turn yet never start (see `enter`).
+    w.cancelled += queued.length + this.granted;
     w.aborted += running.length;
   }
 
@@ -686,7 +794,7 @@ export abstract class BasePool implements WaitHost<Job> {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.waiters.length === 0 && this.running.length === 0) return Promise.resolve();
+    if (this.isIdle) return Promise.resolve();
     if (timeout === 0) return Promise.reject(this.idleTimeoutError(0));
     this.list();
     return park<void, Watcher>(this.watchers, new Watcher(timeout, undefined), signal, timeout);
@@ -804,11 +912,11 @@ export class WorkerPool extends BasePool implements Pool {
       const job = task.length === 0 ? new Job(task) : new OwnJob(task, undefined, undefined);
       if (this.used < this.limit && this.waiters.length === 0) {
         this.used++;
-        return this.launch(job, undefined) as Promise<Awaited<T>>;
+        return launchNow(this, job) as Promise<Awaited<T>>;
       }
       if (this.waiters.length < this.maxQueue) {
         if (!this.listed) this.list();
-        return park<Awaited<T>, Job>(this, job, undefined, undefined);
+        return parkJob(this, job) as Promise<Awaited<T>>;
       }
     }
     return this.submit(task, options) as Promise<Awaited<T>>;
@@ -825,9 +933,7 @@ export class WorkerPool extends BasePool implements Pool {
       const job = liveHead(this.waiters);
       if (job === undefined) break;
       this.waiters.shift();
-      disarm(job);
-      this.used++;
-      this.start(job);
+      grantSlot(this, job);
     }
     this.serving = false;
     this.checkIdle();

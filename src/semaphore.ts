@@ -1,7 +1,8 @@
 import { type Hold, heldHere, newHold, within } from './core/holds.js';
+import { startInCallerContext } from './core/task.js';
 import { type PrimitiveSnapshot, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
-import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter } from './core/wait.js';
+import { fail, liveHead, park, resolveOnly, settle, Waiter } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { DeadlockError, TimeoutError } from './errors.js';
 
@@ -46,7 +47,8 @@ export interface SemaphoreLike {
   acquire(options?: AcquireOptions): Promise<Permit>;
 }
 
-// Permits are returned only through a Permit, never through a public method that could over-release.
+// Permits are returned only through a Permit or a run()'s end, never through a method reachable at
+// runtime: a TypeScript-private `sem.release()` once made `available` NaN, and `release(1)` gave 2 of 1.
 let releasePermits: (semaphore: Semaphore, weight: number, hold?: Hold) => void;
 let holdPermit: (permit: SemaphorePermit, label: string) => Hold | undefined;
 
@@ -129,7 +131,7 @@ export class Semaphore implements SemaphoreLike {
   /** @internal */
   readonly waiters = new WaiterList<SemaphoreWaiter>();
   private readonly total: number;
-  private free: number;
+  #free: number;
   /** With deadlock detection: the holds of this semaphore's permits by run()/fanOut() code. */
   private readonly holds: Set<Hold> | undefined;
   /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
@@ -141,14 +143,14 @@ export class Semaphore implements SemaphoreLike {
     const o = check.options<SemaphoreOptions>(options);
     this.name = check.string(o.name, 'options.name');
     this.holds = check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ? new Set() : undefined;
-    this.free = this.total;
+    this.#free = this.total;
     this.listed = this.name !== undefined;
     if (this.listed) register(this, Semaphore.snapshot);
   }
 
   /** What `inspect()` shows: permits, use, and each parked caller (held weakly, read at dump time). */
   private static snapshot(s: Semaphore): PrimitiveSnapshot {
-    const inUse = s.total - s.free;
+    const inUse = s.total - s.#free;
     const waits = [];
     for (const w of s.waiters) {
       waits.push({ key: w, what: waitWhat(w), since: w.since, timeout: w.timeout });
@@ -182,7 +184,7 @@ export class Semaphore implements SemaphoreLike {
 
   /** How many permits are free now. */
   get available(): number {
-    return this.free;
+    return this.#free;
   }
 
   /** How many callers wait in line. */
@@ -197,8 +199,8 @@ export class Semaphore implements SemaphoreLike {
    */
   acquire(options?: AcquireOptions): Promise<Permit> {
     // Hot path: no options, a free permit, nobody in line. Nothing to parse or check.
-    if (options === undefined && this.free > 0 && this.waiters.length === 0) {
-      this.free--;
+    if (options === undefined && this.#free > 0 && this.waiters.length === 0) {
+      this.#free--;
       return Promise.resolve(new SemaphorePermit(this, 1));
     }
     let weight: number;
@@ -222,8 +224,8 @@ export class Semaphore implements SemaphoreLike {
    */
   tryAcquire(weight = 1): Permit | undefined {
     check.weight(weight, 'weight', this.total);
-    if (this.waiters.length > 0 || this.free < weight) return undefined;
-    this.free -= weight;
+    if (this.waiters.length > 0 || this.#free < weight) return undefined;
+    this.#free -= weight;
     return new SemaphorePermit(this, weight);
   }
 
@@ -235,9 +237,9 @@ export class Semaphore implements SemaphoreLike {
   run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
     // Hot path: a free permit, nobody in line, no options. No closure or waiter is allocated;
     // the only promise is the one returned.
-    if (options === undefined && this.free > 0 && this.waiters.length === 0 && typeof fn === 'function') {
-      this.free--;
-      return this.start(fn, 1) as Promise<Awaited<T>>;
+    if (options === undefined && this.#free > 0 && this.waiters.length === 0 && typeof fn === 'function') {
+      this.#free--;
+      return this.#start(fn, 1) as Promise<Awaited<T>>;
     }
     let weight: number;
     let signal: AbortSignal | undefined;
@@ -249,18 +251,32 @@ export class Semaphore implements SemaphoreLike {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.waiters.length === 0 && this.free >= weight) {
-      this.free -= weight;
-      return this.start(fn, weight) as Promise<Awaited<T>>;
+    if (this.waiters.length === 0 && this.#free >= weight) {
+      this.#free -= weight;
+      return this.#start(fn, weight) as Promise<Awaited<T>>;
     }
     if (timeout === 0) return Promise.reject(this.timeoutError({ weight, timeout }));
-    return this.wait<Awaited<T>>(new SemaphoreWaiter(weight, timeout, fn), signal, timeout);
+    const granted = this.wait<SemaphoreWaiter>(new SemaphoreWaiter(weight, timeout, fn), signal, timeout);
+    return startInCallerContext(granted, this.#startGranted) as Promise<Awaited<T>>;
   }
+
+  /**
+   * A queued `run()` was given its permits; this runs at its caller's next turn, in its caller's
+   * async context. A caller whose signal aborted since the grant gets no call: the permits go back.
+   */
+  readonly #startGranted = (waiter: SemaphoreWaiter): Promise<unknown> => {
+    const signal = waiter.signal;
+    if (signal?.aborted) {
+      this.#release(waiter.weight);
+      return Promise.reject(signal.reason);
+    }
+    return this.#start(waiter.fn!, waiter.weight);
+  };
 
   static {
     releasePermits = (semaphore, weight, hold) => {
       if (hold !== undefined) semaphore.holds?.delete(hold);
-      semaphore.release(weight);
+      semaphore.#release(weight);
     };
     holdPermit = (permit, label) => {
       const holds = permit.semaphore.holds;
@@ -272,8 +288,8 @@ export class Semaphore implements SemaphoreLike {
   }
 
   /** Returns `weight` permits and serves the waiters they now cover, in order. */
-  private release(weight: number): void {
-    this.free += weight;
+  #release(weight: number): void {
+    this.#free += weight;
     if (this.waiters.length > 0) this.serve(); // nobody in line: nothing to serve or detect
   }
 
@@ -301,10 +317,10 @@ export class Semaphore implements SemaphoreLike {
    */
   private detectDeadlock(): void {
     const head = this.waiters.head;
-    if (head === undefined || head.weight <= this.free) return;
+    if (head === undefined || head.weight <= this.#free) return;
     let stuck = 0;
     for (const hold of this.holds!) if (hold.blocked > 0) stuck += hold.weight;
-    if (stuck < this.total - this.free) return;
+    if (stuck < this.total - this.#free) return;
     const holders = [...this.holds!].map((h) => h.label).join(', ');
     const victims = [...this.waiters].filter((w) => w.blocking !== undefined);
     for (const waiter of victims) {
@@ -326,7 +342,7 @@ export class Semaphore implements SemaphoreLike {
   timeoutError(waiter: { weight: number; timeout: number | undefined }): TimeoutError {
     const who = this.name === undefined ? 'semaphore' : `semaphore ${JSON.stringify(this.name)}`;
     const what = waiter.weight === 1 ? 'permit' : `${waiter.weight} permits`;
-    const state = `${this.total} permits, ${this.total - this.free} in use, ${this.waiters.length} waiting`;
+    const state = `${this.total} permits, ${this.total - this.#free} in use, ${this.waiters.length} waiting`;
     return new TimeoutError(`${who} gave no ${what} within ${waiter.timeout} ms (${state})`);
   }
 
@@ -342,47 +358,42 @@ export class Semaphore implements SemaphoreLike {
       head !== undefined;
       head = liveHead(this.waiters, unblock)
     ) {
-      if (head.weight > this.free) {
+      if (head.weight > this.#free) {
         if (this.holds !== undefined) this.detectDeadlock();
         return;
       }
       this.waiters.shift();
       unblock(head);
-      this.free -= head.weight;
-      if (head.fn === undefined) {
-        settle(head, new SemaphorePermit(this, head.weight));
-      } else {
-        disarm(head);
-        this.start(head.fn, head.weight).then(head.resolve, head.reject);
-      }
+      this.#free -= head.weight;
+      settle(head, head.fn === undefined ? new SemaphorePermit(this, head.weight) : head);
     }
   }
 
   /** Calls `fn` on permits already taken, releasing them when its result settles. */
-  private start(fn: () => unknown, weight: number): Promise<unknown> {
-    if (this.holds !== undefined) return this.startHolding(fn, weight);
+  #start(fn: () => unknown, weight: number): Promise<unknown> {
+    if (this.holds !== undefined) return this.#startHolding(fn, weight);
     let result: unknown;
     try {
       result = fn();
     } catch (error) {
-      this.release(weight);
+      this.#release(weight);
       return Promise.reject(error);
     }
-    if (weight === 1) return Promise.resolve(result).then(this.releaseOne, this.releaseOneAndThrow);
+    if (weight === 1) return Promise.resolve(result).then(this.#releaseOne, this.#releaseOneAndThrow);
     return Promise.resolve(result).then(
       (value) => {
-        this.release(weight);
+        this.#release(weight);
         return value;
       },
       (error: unknown) => {
-        this.release(weight);
+        this.#release(weight);
         throw error;
       },
     );
   }
 
   /** start() with deadlock detection: `fn` runs inside a hold of the permits it was given. */
-  private startHolding(fn: () => unknown, weight: number): Promise<unknown> {
+  #startHolding(fn: () => unknown, weight: number): Promise<unknown> {
     const hold = newHold(this, weight, 'run()');
     this.holds!.add(hold);
     const done = () => releasePermits(this, weight, hold);
@@ -405,13 +416,13 @@ export class Semaphore implements SemaphoreLike {
     );
   }
 
-  private readonly releaseOne = <V>(value: V): V => {
-    this.release(1);
+  readonly #releaseOne = <V>(value: V): V => {
+    this.#release(1);
     return value;
   };
 
-  private readonly releaseOneAndThrow = (error: unknown): never => {
-    this.release(1);
+  readonly #releaseOneAndThrow = (error: unknown): never => {
+    this.#release(1);
     throw error;
   };
 }

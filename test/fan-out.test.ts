@@ -411,6 +411,24 @@ describe('deadlocks', () => {
     ]);
   });
 
+  test('no false alarm: a queued run() started by a release inside another holder is not that holder', async () => {
+    const sem = new Semaphore(2, { detectDeadlocks: true });
+    // x takes a nested permit and releases it, then merely sleeps while holding its own.
+    const x = track(
+      sem.run(async () => {
+        await sem.run(() => new Promise((resolve) => setTimeout(resolve, 1)));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }),
+    );
+    await flush();
+    // y is queued; x's nested release starts it. y then waits for a permit itself, behind w.
+    const y = track(sem.run(() => sem.run(() => 'inner')));
+    const w = track(sem.run(() => 'w'));
+    await vi.advanceTimersByTimeAsync(200);
+    expect([x.status, y.status, w.status]).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    expect(y.value).toBe('inner');
+  });
+
   test('no false alarm: a holder that is merely slow, or waits on something else, is not a deadlock', async () => {
     const sem = new Semaphore(1, { detectDeadlocks: true });
     const other = new Semaphore(1);

@@ -2,7 +2,7 @@
 // it the pool contract. p-limit's own `clearQueue()` drops queued calls and leaves their promises
 // pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import { BasePool, type Job, type Pool, type PoolOptions } from '../pool.js';
+import { BasePool, beginQueued, type Job, type Pool, type PoolOptions } from '../pool.js';
 
 /** What the front uses of a `pLimit()` limiter: pass the limiter itself (p-limit is never imported here). */
 export interface LimitLike {
@@ -67,6 +67,6 @@ export class LimitPool extends BasePool implements Pool {
   }
 
   protected override enqueued(job: Job): void {
-    this.limit(() => this.begin(job)).then(undefined, (error: unknown) => this.lost(job, error));
+    this.limit(() => beginQueued(this, job)).then(undefined, (error: unknown) => this.lost(job, error));
   }
 }

@@ -2,7 +2,7 @@
 // the pool contract. p-queue's own `clear()` drops queued tasks and leaves the promises it handed
 // out pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import { BasePool, type Job, type Pool, type PoolOptions } from '../pool.js';
+import { BasePool, beginQueued, type Job, type Pool, type PoolOptions } from '../pool.js';
 
 /** What the front uses of a `PQueue`: pass the queue itself (p-queue is never imported here). */
 export interface PQueueLike {
@@ -80,7 +80,7 @@ export class PQueuePool extends BasePool implements Pool {
     this.withdraw.set(job, queued);
     const start = () => {
       this.withdraw.delete(job);
-      return this.begin(job);
+      return beginQueued(this, job);
     };
     this.queue.add(start, { signal: queued.signal }).then(undefined, (error: unknown) => {
       this.withdraw.delete(job);
