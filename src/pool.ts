@@ -449,7 +449,7 @@ export abstract class BasePool implements WaitHost<Job> {
     const signal = job.signal;
     if (this.state === 'closed' || signal?.aborted) {
       job.state = DONE;
-      if (this.peerHolds !== undefined) this.endPeerHold(job);
+      if (this.peerHolds !== undefined) this.#endPeerHold(job);
       this.#freeSlot();
       job.reject(signal?.aborted ? signal.reason : this.closedError('was shut down before the task started'));
       return;
@@ -540,14 +540,14 @@ export abstract class BasePool implements WaitHost<Job> {
     } catch (error) {
       current = outerJob;
       currentPool = outerPool;
-      this.finish(job, error, false);
+      this.#finish(job, error, false);
       return;
     }
     current = outerJob;
     currentPool = outerPool;
     Promise.resolve(result).then(
-      (value) => this.finish(job, value, true),
-      (error: unknown) => this.finish(job, error, false),
+      (value) => this.#finish(job, value, true),
+      (error: unknown) => this.#finish(job, error, false),
     );
   }
 
@@ -572,9 +572,9 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   /** The task settled: settle its `run()` (unless abandoned) and free its slot if nothing else holds it. */
-  private finish(job: Job, outcome: unknown, ok: boolean): void {
+  #finish(job: Job, outcome: unknown, ok: boolean): void {
     this.running.remove(job);
-    if (this.peerHolds !== undefined) this.endPeerHold(job);
+    if (this.peerHolds !== undefined) this.#endPeerHold(job);
     if (job.state === RUNNING) {
       job.state = DONE;
       disarm(job);
@@ -618,7 +618,7 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   /** The peer's slot for `job` is free again (a front's task settled or never started). */
-  private endPeerHold(job: Job): void {
+  #endPeerHold(job: Job): void {
     const end = this.peerHolds!.get(job);
     if (end === undefined) return;
     this.peerHolds!.delete(job);
@@ -673,6 +673,7 @@ export abstract class BasePool implements WaitHost<Job> {
 
   /** @internal A queued job left the line on its own abort or timeout. */
   onLeave(job: Job): void {
+    if (job.linked || job.state !== QUEUED) return; // still in line, or not a queued job: not ours to end
     job.state = DONE;
     this.dropped(job);
     this.serve();
@@ -686,7 +687,8 @@ export abstract class BasePool implements WaitHost<Job> {
   #begin(job: Job): Promise<void> | undefined {
     const now = job === this.#enqueuing; // not parked yet: submit() starts it on return
     if (job.state !== QUEUED || (!now && !this.waiters.remove(job))) return undefined;
-    const holds = (this.peerHolds ??= new Map());
+    this.peerHolds ??= new Map();
+    const holds = this.peerHolds;
     const held = new Promise<void>((resolve) => {
       holds.set(job, resolve);
     });

@@ -137,9 +137,9 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   private readonly created = Date.now();
   /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
   private listed: boolean;
-  private readonly putters = new Line<PutWaiter<T>>(this, 'put', (w) => this.fullError(w.timeout!, true));
-  private readonly getters = new Line<TimedWaiter<T>>(this, 'get', (w) => this.emptyError(w.timeout!));
-  private readonly joiners = new Line<TimedWaiter<void>>(this, 'join', (w) => this.joinError(w.timeout!));
+  private readonly putters = new Line<PutWaiter<T>>(this, 'put', (w) => this.#fullError(w.timeout!, true));
+  private readonly getters = new Line<TimedWaiter<T>>(this, 'get', (w) => this.#emptyError(w.timeout!));
+  private readonly joiners = new Line<TimedWaiter<void>>(this, 'join', (w) => this.#joinError(w.timeout!));
 
   constructor(options: BoundedQueueOptions) {
     if (options === undefined) throw new TypeError('options must be an object; received undefined');
@@ -214,8 +214,8 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   put(item: T, options?: QueueWaitOptions): Promise<void> {
     // Hot path: no options, open, room or a waiting getter. Nothing is allocated.
     if (options === undefined && this.state === 'open') {
-      if (this.offer(item)) return RESOLVED;
-      return this.wait<void, PutWaiter<T>>(
+      if (this.#offer(item)) return RESOLVED;
+      return this.#wait<void, PutWaiter<T>>(
         this.putters,
         new PutWaiter(item, undefined),
         undefined,
@@ -232,12 +232,12 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     if (signal?.aborted) return Promise.reject(signal.reason);
     switch (this.state) {
       case 'open':
-        if (this.offer(item)) return RESOLVED;
-        if (timeout === 0) return Promise.reject(this.fullError(0, false));
-        return this.wait<void, PutWaiter<T>>(this.putters, new PutWaiter(item, timeout), signal, timeout);
+        if (this.#offer(item)) return RESOLVED;
+        if (timeout === 0) return Promise.reject(this.#fullError(0, false));
+        return this.#wait<void, PutWaiter<T>>(this.putters, new PutWaiter(item, timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
-        return Promise.reject(this.closedError('put'));
+        return Promise.reject(this.#closedError('put'));
     }
   }
 
@@ -245,10 +245,10 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   tryPut(item: T): boolean {
     switch (this.state) {
       case 'open':
-        return this.offer(item);
+        return this.#offer(item);
       case 'closed':
       case 'shutdown':
-        throw this.closedError('put');
+        throw this.#closedError('put');
     }
   }
 
@@ -258,7 +258,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * once the queue is closed and drained (at once after an immediate shutdown); on each nothing is taken.
    */
   get(options?: QueueWaitOptions): Promise<T> {
-    if (options === undefined && this.count > 0) return Promise.resolve(this.take());
+    if (options === undefined && this.count > 0) return Promise.resolve(this.#take());
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
     try {
@@ -267,14 +267,14 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.count > 0) return Promise.resolve(this.take());
+    if (this.count > 0) return Promise.resolve(this.#take());
     switch (this.state) {
       case 'open':
-        if (timeout === 0) return Promise.reject(this.emptyError(0));
-        return this.wait<T, TimedWaiter<T>>(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
+        if (timeout === 0) return Promise.reject(this.#emptyError(0));
+        return this.#wait<T, TimedWaiter<T>>(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
-        return Promise.reject(this.closedError('get'));
+        return Promise.reject(this.#closedError('get'));
     }
   }
 
@@ -283,13 +283,13 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * `ClosedError` once it is closed and drained (so also after an immediate shutdown). Never waits.
    */
   tryGet(): T | undefined {
-    if (this.count > 0) return this.take();
+    if (this.count > 0) return this.#take();
     switch (this.state) {
       case 'open':
         return undefined;
       case 'closed':
       case 'shutdown':
-        throw this.closedError('get');
+        throw this.#closedError('get');
     }
   }
 
@@ -305,7 +305,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       );
     }
     this.taken--;
-    if (this.taken === 0 && this.count === 0) this.releaseJoiners();
+    if (this.taken === 0 && this.count === 0) this.#releaseJoiners();
   }
 
   /**
@@ -323,8 +323,8 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.count + this.taken === 0) return RESOLVED;
-    if (timeout === 0) return Promise.reject(this.joinError(0));
-    return this.wait<void, TimedWaiter<void>>(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
+    if (timeout === 0) return Promise.reject(this.#joinError(0));
+    return this.#wait<void, TimedWaiter<void>>(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
   }
 
   /**
@@ -357,16 +357,16 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       case 'shutdown':
         return;
     }
-    failAll(this.putters.waiters, () => this.closedError('put'));
+    failAll(this.putters.waiters, () => this.#closedError('put'));
     if (this.state === 'shutdown') {
       this.dropped = this.count;
       this.ring = [];
       this.head = 0;
       this.count = 0;
-      if (this.taken === 0) this.releaseJoiners();
+      if (this.taken === 0) this.#releaseJoiners();
     }
     // Getters wait only while the queue is empty, so none of them will ever get an item.
-    failAll(this.getters.waiters, () => this.closedError('get'));
+    failAll(this.getters.waiters, () => this.#closedError('get'));
   }
 
   /** `shutdown({ immediate: true })`, so that `await using queue = new BoundedQueue(...)` cleans up. */
@@ -423,7 +423,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   }
 
   /** Parks `waiter` in `line`. An unnamed queue joins `inspect()` here, at its first wait (see Semaphore's `list`). */
-  private wait<R, W extends Waiter<unknown> & { timeout: number | undefined }>(
+  #wait<R, W extends Waiter<unknown> & { timeout: number | undefined }>(
     line: Line<W>,
     waiter: W,
     signal: AbortSignal | undefined,
@@ -437,32 +437,32 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   }
 
   /** Hands `item` to the first live getter, or queues it if there is room. The queue is open. */
-  private offer(item: T): boolean {
+  #offer(item: T): boolean {
     if (this.getters.waiters.length > 0) {
       const getter = liveHead(this.getters.waiters);
       if (getter !== undefined) {
         this.getters.waiters.shift();
         this.taken++;
-        if (!this.stamped) this.stamp();
+        if (!this.stamped) this.#stamp();
         settle(getter, item);
         return true;
       }
     }
     if (this.count === this.max) return false;
-    if (this.count === this.ring.length) this.grow();
+    if (this.count === this.ring.length) this.#grow();
     this.ring[(this.head + this.count) & (this.ring.length - 1)] = item;
     this.count++;
     return true;
   }
 
   /** Removes and returns the oldest item; the freed slot goes to the first live waiting putter. */
-  private take(): T {
+  #take(): T {
     const item = this.ring[this.head] as T;
     this.ring[this.head] = undefined;
     this.head = (this.head + 1) & (this.ring.length - 1);
     this.count--;
     this.taken++;
-    if (!this.stamped) this.stamp();
+    if (!this.stamped) this.#stamp();
     if (this.putters.waiters.length > 0) {
       // Putters wait only while the queue is full, so a new put can never overtake one.
       const putter = liveHead(this.putters.waiters);
@@ -480,29 +480,29 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   // QueueFullError. So it is read at the first get of each run of JavaScript and not again until the
   // next tick: a later get in the same run is at most that run's duration later, and no timer can
   // fire in between. The 1,000,000-item bench went from 1.22x the floor to under 1x with this.
-  private stamp(): void {
+  #stamp(): void {
     this.stamped = true;
     this.lastGet = Date.now();
-    process.nextTick(this.unstamp);
+    process.nextTick(this.#unstamp);
   }
 
-  private readonly unstamp = (): void => {
+  readonly #unstamp = (): void => {
     this.stamped = false;
   };
 
   /** Doubles the ring (it starts small, so a huge capacity costs nothing until it fills). */
-  private grow(): void {
+  #grow(): void {
     const ring = new Array<T | undefined>(this.ring.length * 2).fill(undefined);
     for (let i = 0; i < this.count; i++) ring[i] = this.ring[(this.head + i) & (this.ring.length - 1)];
     this.ring = ring;
     this.head = 0;
   }
 
-  private releaseJoiners(): void {
+  #releaseJoiners(): void {
     for (const joiner of this.joiners.waiters.drain()) settle(joiner, undefined);
   }
 
-  private fullError(timeout: number, parked: boolean): QueueFullError {
+  #fullError(timeout: number, parked: boolean): QueueFullError {
     const others = this.putters.waiters.length - (parked ? 1 : 0);
     const ago =
       this.lastGet === undefined
@@ -514,19 +514,19 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     );
   }
 
-  private emptyError(timeout: number): TimeoutError {
+  #emptyError(timeout: number): TimeoutError {
     const wait = timeout === 0 ? 'is empty' : `gave no item within ${timeout} ms`;
     return new TimeoutError(`${this.label} ${wait} (capacity ${this.max})`);
   }
 
-  private joinError(timeout: number): TimeoutError {
+  #joinError(timeout: number): TimeoutError {
     const wait = timeout === 0 ? 'has' : `still had after ${timeout} ms`;
     return new TimeoutError(
       `${this.label} ${wait} ${count(this.count + this.taken, 'unfinished item')} (${this.count} queued, ${this.taken} taken without taskDone)`,
     );
   }
 
-  private closedError(call: 'put' | 'get'): ClosedError {
+  #closedError(call: 'put' | 'get'): ClosedError {
     switch (this.state) {
       case 'open':
       case 'closed':
@@ -581,7 +581,7 @@ class QueueIterator<T> implements AsyncIterableIterator<T> {
       this.controller = new AbortController();
       this.options = { signal: this.controller.signal };
     }
-    return this.queue.get(this.options).then(yielded, this.end);
+    return this.queue.get(this.options).then(yielded, this.#end);
   }
 
   return(): Promise<IteratorResult<T, undefined>> {
@@ -594,7 +594,7 @@ class QueueIterator<T> implements AsyncIterableIterator<T> {
     return this;
   }
 
-  private readonly end = (error: unknown): IteratorResult<T, undefined> => {
+  readonly #end = (error: unknown): IteratorResult<T, undefined> => {
     if (!(error instanceof ClosedError) && error !== RETURNED) throw error;
     this.ended = true;
     return DONE;
@@ -645,14 +645,14 @@ class QueueConsumer<T> implements Consumer {
     });
     const signal = this.signal;
     if (signal?.aborted) {
-      this.halt(signal.reason);
+      this.#halt(signal.reason);
       return;
     }
     if (signal !== undefined) {
-      this.onAbort = () => this.halt(signal.reason);
+      this.onAbort = () => this.#halt(signal.reason);
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
-    this.pump();
+    this.#pump();
   }
 
   stop(options?: QueueWaitOptions): Promise<void> {
@@ -663,15 +663,15 @@ class QueueConsumer<T> implements Consumer {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.halt(new ClosedError(`${labelOf(this.queue.name)} consumer was stopped`));
+    this.#halt(new ClosedError(`${labelOf(this.queue.name)} consumer was stopped`));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.state === 'done' || (signal === undefined && timeout === undefined)) return this.done;
-    if (timeout === 0) return Promise.reject(this.stopError(0));
-    return bound(this.done, signal, timeout, () => this.stopError(timeout as number));
+    if (timeout === 0) return Promise.reject(this.#stopError(0));
+    return bound(this.done, signal, timeout, () => this.#stopError(timeout as number));
   }
 
   /** Stops taking items and aborts the running handlers with `reason`. */
-  private halt(reason: unknown): void {
+  #halt(reason: unknown): void {
     switch (this.state) {
       case 'running':
       case 'draining':
@@ -679,7 +679,7 @@ class QueueConsumer<T> implements Consumer {
         this.stopReason = reason;
         this.stopper.abort(reason); // cancels the outstanding get
         for (const task of this.running) task.abort(reason);
-        this.settleIfIdle();
+        this.#settleIfIdle();
         return;
       case 'stopping':
       case 'done':
@@ -687,26 +687,26 @@ class QueueConsumer<T> implements Consumer {
     }
   }
 
-  private pump(): void {
+  #pump(): void {
     if (this.state !== 'running' || this.getting || this.active >= this.concurrency) return;
     this.getting = true;
-    this.queue.get(this.getOptions).then(this.onItem, this.onNoItem);
+    this.queue.get(this.getOptions).then(this.#onItem, this.#onNoItem);
   }
 
-  private readonly onItem = (item: T): void => {
+  readonly #onItem = (item: T): void => {
     this.getting = false;
-    this.run(item);
-    this.pump();
+    this.#run(item);
+    this.#pump();
   };
 
   /** The get ended with `ClosedError` (closed and drained) or with the stop reason. */
-  private readonly onNoItem = (): void => {
+  readonly #onNoItem = (): void => {
     this.getting = false;
     if (this.state === 'running') this.state = 'draining';
-    this.settleIfIdle();
+    this.#settleIfIdle();
   };
 
-  private run(item: T): void {
+  #run(item: T): void {
     this.active++;
     const task = new AbortController();
     this.running.add(task);
@@ -721,30 +721,30 @@ class QueueConsumer<T> implements Consumer {
     const work =
       this.timeout === undefined
         ? Promise.resolve(result)
-        : bound(Promise.resolve(result), undefined, this.timeout, this.handlerTimeoutError, (reason) =>
+        : bound(Promise.resolve(result), undefined, this.timeout, this.#handlerTimeoutError, (reason) =>
             task.abort(reason),
           );
     work.then(
-      () => this.finish(task, item, false, undefined),
-      (error: unknown) => this.finish(task, item, true, error),
+      () => this.#finish(task, item, false, undefined),
+      (error: unknown) => this.#finish(task, item, true, error),
     );
   }
 
-  private finish(task: AbortController, item: T, failed: boolean, error: unknown): void {
+  #finish(task: AbortController, item: T, failed: boolean, error: unknown): void {
     this.running.delete(task);
     this.active--;
     try {
       this.queue.taskDone();
     } catch (misuse) {
-      this.report(misuse, item); // the handler called taskDone() itself as well
+      this.#report(misuse, item); // the handler called taskDone() itself as well
     }
     // A handler that gave up because we stopped it did not fail.
-    if (failed && !(this.state === 'stopping' && error === this.stopReason)) this.report(error, item);
-    this.pump();
-    this.settleIfIdle();
+    if (failed && !(this.state === 'stopping' && error === this.stopReason)) this.#report(error, item);
+    this.#pump();
+    this.#settleIfIdle();
   }
 
-  private report(error: unknown, item: T): void {
+  #report(error: unknown, item: T): void {
     publishTaskError('queue', this.queue.name, item, error);
     try {
       this.onError(error, item);
@@ -754,19 +754,19 @@ class QueueConsumer<T> implements Consumer {
     }
   }
 
-  private settleIfIdle(): void {
+  #settleIfIdle(): void {
     if (this.state === 'running' || this.state === 'done' || this.active > 0 || this.getting) return;
     this.state = 'done';
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     this.resolveDone();
   }
 
-  private readonly handlerTimeoutError = (): TimeoutError =>
+  readonly #handlerTimeoutError = (): TimeoutError =>
     new TimeoutError(
       `${labelOf(this.queue.name)} consumer: handler still running after ${this.timeout} ms; its signal was aborted`,
     );
 
-  private stopError(timeout: number): TimeoutError {
+  #stopError(timeout: number): TimeoutError {
     return new TimeoutError(
       `${labelOf(this.queue.name)} consumer: ${count(this.active, 'handler')} still running ${timeout} ms after stop()`,
     );

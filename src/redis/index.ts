@@ -262,31 +262,31 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const closed = this.closedError();
+    const closed = this.#closedError();
     if (closed !== undefined) return Promise.reject(closed);
     if (timeout === 0) {
-      return this.attempt(weight).then(
+      return this.#attempt(weight).then(
         (permit) => permit ?? Promise.reject(this.timeoutError({ weight, timeout })),
       );
     }
-    const waiter = new RedisWaiter(this.nextId(weight), weight, timeout, clock());
+    const waiter = new RedisWaiter(this.#nextId(weight), weight, timeout, clock());
     const promise = park<RedisPermit, RedisWaiter>(this, waiter, signal, timeout);
     this.byId.set(waiter.id, waiter);
-    this.call(['acquire', waiter.id, 'wait']).then(
+    this.#call(['acquire', waiter.id, 'wait']).then(
       (reply) => {
-        this.observe(reply);
-        if (reply[3] === 1) this.grant(waiter.id, waiter.sentAt);
-        else if (waiter.linked) this.subscribe();
+        this.#observe(reply);
+        if (reply[3] === 1) this.#grant(waiter.id, waiter.sentAt);
+        else if (waiter.linked) this.#subscribe();
       },
       (error: unknown) => {
         // A reply error will not go away by asking again; a lost connection may: the poll
         // re-queues the waiter, and its timeout bounds the wait.
         if (!isReplyError(error) || !this.waiters.remove(waiter)) return;
         this.byId.delete(waiter.id);
-        fail(waiter, this.redisError('acquire', error));
+        fail(waiter, this.#redisError('acquire', error));
       },
     );
-    this.activate();
+    this.#activate();
     return promise;
   }
 
@@ -303,8 +303,8 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    const closed = this.closedError();
-    return closed === undefined ? this.attempt(w) : Promise.reject(closed);
+    const closed = this.#closedError();
+    return closed === undefined ? this.#attempt(w) : Promise.reject(closed);
   }
 
   /**
@@ -345,8 +345,8 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
    * instances, and how many holders hold them. Lapsed leases are cleared first.
    */
   async inspect(): Promise<RedisSemaphoreState> {
-    const reply = await this.call(['peek']);
-    this.observe(reply);
+    const reply = await this.#call(['peek']);
+    this.#observe(reply);
     return { used: reply[0], queued: reply[1], holders: reply[3] as number };
   }
 
@@ -362,18 +362,18 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     this.state = 'closed';
     for (const waiter of this.waiters.drain()) {
       fail(waiter, new ClosedError(`${this.who} was closed while waiting for a permit`));
-      this.drop(waiter.id);
+      this.#drop(waiter.id);
     }
     this.byId.clear();
-    this.loseAll(
+    this.#loseAll(
       () =>
         new ClosedError(
           `${this.who} was closed: the permit is no longer refreshed and lapses in ${this.leaseMs} ms`,
         ),
     );
-    this.deactivate();
-    this.flush(); // releases made before close() are sent before it resolves
-    this.closing = this.stopSubscriber();
+    this.#deactivate();
+    this.#flush(); // releases made before close() are sent before it resolves
+    this.closing = this.#stopSubscriber();
     return this.closing;
   }
 
@@ -383,7 +383,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   }
 
   static {
-    releasePermit = (semaphore, permit) => semaphore.release(permit);
+    releasePermit = (semaphore, permit) => semaphore.#release(permit);
   }
 
   // --- waiting -------------------------------------------------------------------------------
@@ -399,11 +399,11 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   /** @internal A waiter timed out or was aborted: take it out of the line in Redis too. */
   onLeave(waiter: RedisWaiter): void {
     this.byId.delete(waiter.id);
-    this.drop(waiter.id);
+    this.#drop(waiter.id);
   }
 
   /** Hands the permit granted to waiter `id` to it, or back to Redis if the waiter has gone. */
-  private grant(id: string, confirmedAt: number): void {
+  #grant(id: string, confirmedAt: number): void {
     const waiter = this.byId.get(id);
     if (waiter === undefined) return; // already served, or it left and its drop is on its way
     this.byId.delete(id);
@@ -411,63 +411,63 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     // same synchronous step, so a waiter found here has not gone.
     this.waiters.remove(waiter);
     const permit = new LeasedPermit(this, id, waiter.weight, confirmedAt);
-    this.hold(permit);
+    this.#hold(permit);
     settle(waiter, permit);
   }
 
   /** One attempt that never queues, bounded by a third of the lease. */
-  private attempt(weight: number): Promise<RedisPermit | undefined> {
-    const id = this.nextId(weight);
+  #attempt(weight: number): Promise<RedisPermit | undefined> {
+    const id = this.#nextId(weight);
     const sentAt = clock();
     const noAnswer = () =>
       new TimeoutError(
         `${this.who} got no answer from Redis within ${this.period} ms (${this.total} permits)`,
       );
     // On no answer the attempt may still be granted later: drop it, behind it on the same connection.
-    return bound(this.call(['acquire', id, 'try']), undefined, this.period, noAnswer, () =>
-      this.drop(id),
+    return bound(this.#call(['acquire', id, 'try']), undefined, this.period, noAnswer, () =>
+      this.#drop(id),
     ).then(
       (reply) => {
-        this.observe(reply);
+        this.#observe(reply);
         if (reply[3] !== 1) return undefined;
-        const closed = this.closedError();
+        const closed = this.#closedError();
         if (closed !== undefined) {
-          this.drop(id);
+          this.#drop(id);
           throw closed;
         }
         const permit = new LeasedPermit(this, id, weight, sentAt);
-        this.hold(permit);
-        this.activate();
+        this.#hold(permit);
+        this.#activate();
         return permit;
       },
       (error: unknown) => {
-        throw error instanceof TimeoutError ? error : this.redisError('tryAcquire', error);
+        throw error instanceof TimeoutError ? error : this.#redisError('tryAcquire', error);
       },
     );
   }
 
-  private hold(permit: LeasedPermit): void {
+  #hold(permit: LeasedPermit): void {
     this.leases.set(permit.id, permit);
     this.holding += permit.weight;
   }
 
-  private release(permit: LeasedPermit): void {
+  #release(permit: LeasedPermit): void {
     if (this.leases.get(permit.id) === permit) {
       this.leases.delete(permit.id);
       this.holding -= permit.weight;
     }
-    this.drop(permit.id);
+    this.#drop(permit.id);
   }
 
   /** The lease of held `permit` is gone: tell its holder. Its release() still tells Redis. */
-  private lose(permit: LeasedPermit, reason: Error): void {
+  #lose(permit: LeasedPermit, reason: Error): void {
     this.leases.delete(permit.id);
     this.holding -= permit.weight;
     permit.abort(reason);
   }
 
-  private loseAll(reason: () => Error): void {
-    for (const permit of [...this.leases.values()]) this.lose(permit, reason());
+  #loseAll(reason: () => Error): void {
+    for (const permit of [...this.leases.values()]) this.#lose(permit, reason());
   }
 
   // --- the refresh-and-poll loop ---------------------------------------------------------------
@@ -476,17 +476,17 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   // re-queues one Redis no longer knows, e.g. after a restart) and collects grants whose pub/sub
   // message was missed.
 
-  private activate(): void {
+  #activate(): void {
     if (this.active) return;
     this.active = true;
-    this.client.on('end', this.onClientEnd);
-    this.schedule(this.period);
+    this.client.on('end', this.#onClientEnd);
+    this.#schedule(this.period);
   }
 
-  private deactivate(): void {
+  #deactivate(): void {
     if (!this.active) return;
     this.active = false;
-    this.client.off('end', this.onClientEnd);
+    this.client.off('end', this.#onClientEnd);
     clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -495,14 +495,14 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
    * Stops the loop once nothing is held or waited for. Called from the loop itself, not on every
    * release: a semaphore used in a tight loop keeps one timer rather than arming one per permit.
    */
-  private settleDown(): void {
-    if (this.leases.size === 0 && this.waiters.length === 0) this.deactivate();
+  #settleDown(): void {
+    if (this.leases.size === 0 && this.waiters.length === 0) this.#deactivate();
   }
 
-  private schedule(ms: number): void {
+  #schedule(ms: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     // Unref'd: the client's own connection keeps a process alive while it is open, not this timer.
-    this.timer = setTimeout(this.tick, ms);
+    this.timer = setTimeout(this.#tick, ms);
     this.timer.unref();
     this.due = clock() + ms;
   }
@@ -512,93 +512,93 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
    * again just after it, so that permits of a dead instance reach the line within leaseMs rather
    * than leaseMs * 4/3. Only for waiters; never sooner than 10 ms apart.
    */
-  private lookAfter(hint: number): void {
+  #lookAfter(hint: number): void {
     if (hint < 0 || hint >= this.period || this.waiters.length === 0) return;
     const ms = Math.max(hint + 2, 10);
-    if (this.due > clock() + ms) this.schedule(ms);
+    if (this.due > clock() + ms) this.#schedule(ms);
   }
 
   /** Runs a tick as soon as the one in flight (if any) has answered. */
-  private tickSoon(): void {
+  #tickSoon(): void {
     if (!this.active) return;
-    if (this.inFlight === undefined) this.schedule(0);
+    if (this.inFlight === undefined) this.#schedule(0);
     else this.tickAgain = true;
   }
 
-  private readonly tick = (): void => {
+  readonly #tick = (): void => {
     this.timer = undefined;
-    this.settleDown();
+    this.#settleDown();
     if (!this.active) return;
-    this.schedule(this.period);
+    this.#schedule(this.period);
     const now = clock();
     if (this.inFlight !== undefined) {
       // The last tick has had a whole period without an answer, so any lease may lapse before the
       // connection (where refreshes queue behind it) says more. Tell every holder now.
       const waited = Math.round(now - this.inFlight);
-      this.loseAll(() => this.leaseLost(`Redis did not answer a refresh within ${waited} ms`));
-      this.settleDown();
+      this.#loseAll(() => this.#leaseLost(`Redis did not answer a refresh within ${waited} ms`));
+      this.#settleDown();
       return;
     }
     const heldIds = [...this.leases.keys()];
     const args: Array<string | number> = ['tick', heldIds.length, ...heldIds];
     for (const waiter of this.waiters) args.push(waiter.id);
     this.inFlight = now;
-    this.call(args).then(
-      (reply) => this.onTick(reply, heldIds, now),
+    this.#call(args).then(
+      (reply) => this.#onTick(reply, heldIds, now),
       (error: unknown) => {
         this.inFlight = undefined;
         for (const id of heldIds) {
           const permit = this.leases.get(id);
-          if (permit !== undefined) this.lose(permit, this.leaseLost(String(error), error));
+          if (permit !== undefined) this.#lose(permit, this.#leaseLost(String(error), error));
         }
-        this.afterTick(-1);
+        this.#afterTick(-1);
       },
     );
   };
 
-  private onTick(reply: Reply, heldIds: string[], sentAt: number): void {
+  #onTick(reply: Reply, heldIds: string[], sentAt: number): void {
     this.inFlight = undefined;
-    this.observe(reply);
+    this.#observe(reply);
     const granted = reply[3] as number;
     const lost = new Set(reply.slice(4 + granted) as string[]);
     for (const id of heldIds) {
       const permit = this.leases.get(id);
       if (permit === undefined) continue;
       if (lost.has(id)) {
-        this.lose(permit, this.leaseLost(`the lease was found expired (leaseMs ${this.leaseMs})`));
+        this.#lose(permit, this.#leaseLost(`the lease was found expired (leaseMs ${this.leaseMs})`));
       } else {
         permit.confirmedAt = sentAt;
       }
     }
-    for (const id of reply.slice(4, 4 + granted) as string[]) this.grant(id, sentAt);
-    this.afterTick(reply[2]);
+    for (const id of reply.slice(4, 4 + granted) as string[]) this.#grant(id, sentAt);
+    this.#afterTick(reply[2]);
   }
 
-  private afterTick(hint: number): void {
-    this.settleDown();
+  #afterTick(hint: number): void {
+    this.#settleDown();
     if (!this.active) return;
     if (this.tickAgain) {
       this.tickAgain = false;
-      this.schedule(0);
+      this.#schedule(0);
     } else {
-      this.lookAfter(hint);
+      this.#lookAfter(hint);
     }
   }
 
-  private readonly onClientEnd = (): void => {
+  readonly #onClientEnd = (): void => {
     const reason = () => new ClosedError(`${this.who} cannot be served: its Redis client has ended`);
     for (const waiter of this.waiters.drain()) fail(waiter, reason());
     this.byId.clear();
     this.drops = [];
-    this.loseAll(() => this.leaseLost('its Redis client has ended'));
-    this.deactivate();
-    void this.stopSubscriber();
+    this.#loseAll(() => this.#leaseLost('its Redis client has ended'));
+    this.#deactivate();
+    void this.#stopSubscriber();
   };
 
   // --- pub/sub ---------------------------------------------------------------------------------
 
   /** Subscribes this instance's wake channel once, then polls once for grants sent before that. */
-  private subscribe(): void {
+  #subscribe(): void {
     if (this.subscriber !== undefined || this.state !== 'open' || this.client.status === 'end') return;
     // A short disconnectTimeout: ioredis arms it on every disconnect and clears it only when the
     // socket closes, which a socket closed before (mid-reconnect, failed ready check) never does.
@@ -606,27 +606,27 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     this.subscriber = subscriber;
     // Connection errors are the client's to report; the poll covers wake-ups missed meanwhile.
     subscriber.on('error', ignore);
-    subscriber.on('message', this.onMessage);
-    subscriber.on('ready', this.onSubscriberReady);
+    subscriber.on('message', this.#onMessage);
+    subscriber.on('ready', this.#onSubscriberReady);
     subscriber.subscribe(this.channel).then(
-      () => this.tickSoon(),
+      () => this.#tickSoon(),
       () => {
-        if (this.subscriber === subscriber) void this.stopSubscriber(); // try again at the next wait
+        if (this.subscriber === subscriber) void this.#stopSubscriber(); // try again at the next wait
       },
     );
   }
 
-  private readonly onMessage = (_channel: string, id: string): void => this.grant(id, clock());
+  readonly #onMessage = (_channel: string, id: string): void => this.#grant(id, clock());
 
   /** After a reconnect (maybe to a restarted Redis that forgot the line), re-queue at once. */
-  private readonly onSubscriberReady = (): void => this.tickSoon();
+  readonly #onSubscriberReady = (): void => this.#tickSoon();
 
-  private stopSubscriber(): Promise<void> {
+  #stopSubscriber(): Promise<void> {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     if (subscriber === undefined) return Promise.resolve();
-    subscriber.off('message', this.onMessage);
-    subscriber.off('ready', this.onSubscriberReady);
+    subscriber.off('message', this.#onMessage);
+    subscriber.off('ready', this.#onSubscriberReady);
     switch (subscriber.status) {
       case 'end':
         return Promise.resolve();
@@ -649,7 +649,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   // --- Redis -----------------------------------------------------------------------------------
 
   /** Runs the script: EVALSHA, and EVAL once when Redis does not have it (first use, restart). */
-  private call(args: Array<string | number>): Promise<Reply> {
+  #call(args: Array<string | number>): Promise<Reply> {
     const { client, keys } = this;
     const drops = this.drops;
     if (drops.length > 0) this.drops = [];
@@ -674,7 +674,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     if (drops.length > 0) {
       reply.then(undefined, (error: unknown) => {
         try {
-          this.onError(this.redisError(`releasing ${drops.join(', ')}`, error));
+          this.onError(this.#redisError(`releasing ${drops.join(', ')}`, error));
         } catch (thrown) {
           process.stderr.write(`unwedge: ${this.who}: onError threw: ${String(thrown)}\n`);
         }
@@ -689,17 +689,17 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
    * (the next acquire of a loop, another release): a release then costs no round trip of its own,
    * and since every command carries all pending drops, none is overtaken by a later call.
    */
-  private drop(id: string): void {
+  #drop(id: string): void {
     if (this.client.status === 'end') return;
     this.drops.push(id);
-    if (this.drops.length === 1) process.nextTick(this.flush);
+    if (this.drops.length === 1) process.nextTick(this.#flush);
   }
 
-  private readonly flush = (): void => {
-    if (this.drops.length > 0) this.call(['drop']).then(undefined, ignore); // failures: reported in call()
+  readonly #flush = (): void => {
+    if (this.drops.length > 0) this.#call(['drop']).then(undefined, ignore); // failures: reported in call()
   };
 
-  private observe(reply: Reply): void {
+  #observe(reply: Reply): void {
     this.seen.used = reply[0];
     this.seen.queued = reply[1];
   }
@@ -711,22 +711,22 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   }
 
   /** `<instance>:<sequence>:<weight>`: the script reads the weight and the wake channel from it. */
-  private nextId(weight: number): string {
+  #nextId(weight: number): string {
     return `${this.instance}:${++this.sequence}:${weight}`;
   }
 
-  private closedError(): ClosedError | undefined {
+  #closedError(): ClosedError | undefined {
     if (this.state === 'closed') return new ClosedError(`${this.who} is closed`);
     if (this.client.status !== 'end') return undefined;
     return new ClosedError(`${this.who} cannot be served: its Redis client has ended`);
   }
 
-  private leaseLost(why: string, cause?: unknown): LeaseLostError {
+  #leaseLost(why: string, cause?: unknown): LeaseLostError {
     const message = `${this.who} lost a permit: its lease could not be kept (${why})`;
     return new LeaseLostError(message, cause === undefined ? undefined : { cause });
   }
 
-  private redisError(what: string, cause: unknown): UnwedgeError {
+  #redisError(what: string, cause: unknown): UnwedgeError {
     return new UnwedgeError(`${this.who}: Redis failed ${what}: ${String(cause)}`, { cause });
   }
 }

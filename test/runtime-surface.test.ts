@@ -1,0 +1,116 @@
+// No method reachable at runtime lifts a limit (issue 16): TypeScript's `private` is not enforced
+// in JavaScript, and `sem.release()` once made a semaphore stop limiting anything. Every function
+// on each primitive's runtime surface is called with the arguments an intruder could find (the
+// internal waiter and running job included), and the limit must still hold.
+import PQueue from 'p-queue';
+import { expect, test } from 'vitest';
+import { PQueuePool } from '../src/adapters/p-queue.js';
+import { WorkerPool } from '../src/pool.js';
+import { Semaphore } from '../src/semaphore.js';
+import { ticks } from './pool.contract.js';
+import { deferred } from './support/promises.js';
+
+/** Every function-valued property a caller can reach on `o`, by name (constructor excluded). */
+function methodsOf(o: object): string[] {
+  const names = new Set<string>();
+  for (let p: object | null = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
+    for (const key of Object.getOwnPropertyNames(p)) {
+      const d = Object.getOwnPropertyDescriptor(p, key)!;
+      if (typeof d.value === 'function' && key !== 'constructor') names.add(key);
+    }
+  }
+  return [...names].sort();
+}
+
+/** Calls `o[name]` with each argument list, ignoring what it throws or rejects with. */
+async function poke(o: Record<string, unknown>, names: string[], argLists: unknown[][]): Promise<void> {
+  for (const name of names) {
+    for (const args of argLists) {
+      try {
+        const result = (o[name] as (...a: unknown[]) => unknown).apply(o, args);
+        if (result instanceof Promise) result.catch(() => {});
+      } catch {}
+    }
+  }
+  await ticks();
+}
+
+test('the names an async-mutex user would try are not there', () => {
+  const sem = new Semaphore(1) as unknown as Record<string, unknown>;
+  const pool = new WorkerPool({ concurrency: 1 }) as unknown as Record<string, unknown>;
+  for (const name of ['release', 'releaseAll', 'cancel', 'setValue', 'start', 'finish', 'begin', 'grant']) {
+    expect(sem[name], `sem.${name}`).toBeUndefined();
+    expect(pool[name], `pool.${name}`).toBeUndefined();
+  }
+});
+
+test('no method of a Semaphore, called as release() or release(n), gives out more permits than it has', async () => {
+  const sem = new Semaphore(1);
+  const held = await sem.acquire();
+  let running = 0;
+  let most = 0;
+  const queued = sem.run(async () => {
+    running++;
+    most = Math.max(most, running);
+    await ticks(1);
+    running--;
+  });
+  // `release()`, `release(1)`: what a user of async-mutex's Semaphore writes.
+  const methods = methodsOf(sem).filter((name) => name !== 'run' && name !== 'acquire' && name !== 'wait');
+  await poke(sem as unknown as Record<string, unknown>, methods, [[], [1], [5]]);
+  expect(sem.available).toBe(0);
+  expect(most).toBe(0); // the queued run() is still waiting for the held permit
+  held.release();
+  held.release(); // idempotent
+  await queued;
+  expect(most).toBe(1);
+  expect(sem.available).toBe(1);
+});
+
+const POOLS = [
+  ['WorkerPool', () => new WorkerPool({ concurrency: 1 })],
+  ['PQueuePool', () => new PQueuePool(new PQueue({ concurrency: 1 }))],
+] as const;
+
+// Not the ways in (run, submit, enqueued: they add work that waits its turn) or out (shutdown, stop).
+const POOL_METHODS = POOLS.flatMap(([kind, make]) =>
+  methodsOf(make())
+    .filter((name) => !['run', 'submit', 'enqueued', 'shutdown', 'stop'].includes(name))
+    .map((name) => [kind, name, make] as const),
+);
+
+test.each(POOL_METHODS)(
+  'no method of a %s (%s), called with its own jobs, runs more tasks than its concurrency',
+  async (_, name, make) => {
+    const pool = make();
+    const gates = [deferred(), deferred()];
+    let running = 0;
+    let most = 0;
+    const task = (i: number) => async () => {
+      running++;
+      most = Math.max(most, running);
+      await gates[i]!.promise;
+      running--;
+    };
+    const runs = [pool.run(task(0)), pool.run(task(1))];
+    for (const run of runs) run.catch(() => {});
+    await ticks();
+    const internals = pool as unknown as Record<string, unknown> & {
+      waiters: { head: unknown };
+      running: { head: unknown };
+    };
+    const [queuedJob, runningJob] = [internals.waiters.head, internals.running.head];
+    await poke(
+      internals,
+      [name],
+      [[], [1], [runningJob], [runningJob, 'x', true], [queuedJob], [queuedJob, 'x']],
+    );
+    expect(most).toBe(1);
+    expect(pool.active).toBeLessThanOrEqual(1);
+    gates[0]!.resolve();
+    gates[1]!.resolve();
+    await Promise.allSettled(runs);
+    expect(most).toBe(1);
+    await pool.shutdown();
+  },
+);
