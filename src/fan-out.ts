@@ -239,7 +239,9 @@ class Run<T, R> implements Call {
     this.direct = options.semaphores.length === 0 && options.pool === undefined;
     const signal = options.signal;
     if (signal !== undefined) {
-      this.onAbort = () => this.stop(true, signal.reason);
+      // The caller's own abort ends the fan-out at once, even if a call ignores its signal: the
+      // calls in flight keep their permits and pool slots until they really settle.
+      this.onAbort = () => this.stop(true, signal.reason, true);
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
   }
@@ -316,9 +318,15 @@ class Run<T, R> implements Call {
 
   private readonly failedCall = (error: unknown): void => this.settled(-1, false, error);
 
-  /** Takes one permit of each semaphore in global order, then runs the call (on the pool, if any). */
+  /**
+   * Takes one permit of each semaphore in global order, then runs the call (on the pool, if any).
+   * Settles with the call's outcome, or the pool's (a timeout, an abort, a shutdown), but never
+   * before the call itself has settled: a call the pool abandoned still holds its permits and its
+   * place in the window, so that `window` and the semaphores limit what really runs.
+   */
   private async gated(item: T, context: FanOutContext): Promise<unknown> {
     const permits: Permit[] = [];
+    let running: Promise<unknown> | undefined;
     try {
       for (const semaphore of this.options.semaphores) {
         permits.push(await semaphore.acquire({ signal: context.signal }));
@@ -329,9 +337,17 @@ class Run<T, R> implements Call {
       const inPermits = (i: number, signal: AbortSignal): unknown =>
         i === permits.length ? call(signal) : runInPermit(permits[i]!, label, () => inPermits(i + 1, signal));
       const pool = this.options.pool;
-      return await (pool === undefined
-        ? inPermits(0, context.signal)
-        : pool.run((signal) => inPermits(0, signal), { signal: context.signal }));
+      if (pool === undefined) return await inPermits(0, context.signal);
+      const task = (signal: AbortSignal): unknown => {
+        const result = inPermits(0, signal); // a synchronous throw ends the call at once
+        running = Promise.resolve(result).then(ignore, ignore);
+        return result;
+      };
+      try {
+        return await pool.run(task, { signal: context.signal });
+      } finally {
+        if (running !== undefined) await running;
+      }
     } finally {
       for (const permit of permits) permit.release();
     }
@@ -367,9 +383,15 @@ class Run<T, R> implements Call {
     else this.maybeEnd();
   }
 
-  /** Stops: starts nothing new and aborts the calls in flight. The first reason wins. */
-  stop(failed: boolean, reason: unknown): void {
-    if (this.stopped) return;
+  /**
+   * Stops: starts nothing new and aborts the calls in flight. The first reason wins. The run ends
+   * when they have settled, or at once with `now` (the caller's own signal).
+   */
+  stop(failed: boolean, reason: unknown, now = false): void {
+    if (this.stopped) {
+      if (now) this.endNow();
+      return;
+    }
     this.stopped = true;
     this.failed = failed;
     this.reason = reason;
@@ -380,18 +402,24 @@ class Run<T, R> implements Call {
       // Let a generator run its `finally` blocks; an error from return() is not ours to report.
       if (!this.pulling) Promise.resolve(this.iterator?.return?.()).catch(() => {});
     }
-    this.maybeEnd();
+    if (now) this.endNow();
+    else this.maybeEnd();
+  }
+
+  /** Ends the run now, whatever is still in flight (its calls go on holding what they hold). */
+  private endNow(): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.onAbort);
+    endCall(this, this.outcome());
+    this.sink.end(this.failed, this.reason);
   }
 
   /** Ends once nothing is in flight and either input is done or the run was stopped. */
   private maybeEnd(): void {
     if (this.ended || this.inFlight > 0 || this.pulling || !(this.exhausted || this.stopped)) return;
     if (!this.stopped && this.used > 0) return; // the sink still holds results to hand out
-    this.ended = true;
-    if (!this.stopped && this.onAbort !== undefined)
-      this.options.signal!.removeEventListener('abort', this.onAbort);
-    endCall(this, this.outcome());
-    this.sink.end(this.failed, this.reason);
+    this.endNow();
   }
 
   get kind(): string {
@@ -508,3 +536,5 @@ class ResultIterator<T, R> implements AsyncIterator<Awaited<R>> {
     else waiting.resolve({ done: true, value: undefined });
   }
 }
+
+function ignore(): void {}

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { clearTimer, startTimer, type Timer } from './core/timer.js';
 import { type PrimitiveSnapshot, publishTaskError, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
 import { bound, failAll, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
@@ -387,8 +388,11 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * Starts a supervised consumer: calls `handler(item, signal)` for each item, at most `concurrency`
    * at once, and `taskDone()` after each however it ended. A handler that throws or rejects is
    * reported to `onError` and consumption goes on; with `timeout`, a handler still running after that
-   * many ms has its signal aborted with a `TimeoutError` and counts as failed, so a hung item cannot
-   * stall the consumer. Ends when the queue is closed and drained, or on `stop()` / `signal`.
+   * many ms has its signal aborted with a `TimeoutError` and is reported as failed at once, but keeps
+   * its place among the `concurrency` handlers until it settles (a limit limits running work; a
+   * handler that ignores its signal shows as stalled, not as room for more). Each handler runs in the
+   * async context of this `consume()` call, never in a producer's. Ends when the queue is closed and
+   * drained and every handler has settled, or on `stop()` / `signal`.
    *
    * @example
    * ```ts
@@ -718,15 +722,27 @@ class QueueConsumer<T> implements Consumer {
     } catch (error) {
       result = Promise.reject(error);
     }
-    const work =
-      this.timeout === undefined
-        ? Promise.resolve(result)
-        : bound(Promise.resolve(result), undefined, this.timeout, this.#handlerTimeoutError, (reason) =>
-            task.abort(reason),
-          );
-    work.then(
-      () => this.#finish(task, item, false, undefined),
-      (error: unknown) => this.#finish(task, item, true, error),
+    // A handler past its timeout is reported and its signal aborted at once, but it keeps its
+    // place among the `concurrency` handlers (and its item stays unfinished for join()) until it
+    // settles: `concurrency` limits what really runs, and `done` means nothing runs.
+    let timer: Timer | undefined;
+    if (this.timeout !== undefined) {
+      timer = startTimer(() => {
+        timer = undefined;
+        const reason = this.#handlerTimeoutError();
+        task.abort(reason);
+        this.#report(reason, item);
+      }, this.timeout);
+    }
+    Promise.resolve(result).then(
+      () => {
+        if (timer !== undefined) clearTimer(timer);
+        this.#finish(task, item, false, undefined);
+      },
+      (error: unknown) => {
+        if (timer !== undefined) clearTimer(timer);
+        this.#finish(task, item, true, error);
+      },
     );
   }
 
@@ -738,8 +754,8 @@ class QueueConsumer<T> implements Consumer {
     } catch (misuse) {
       this.#report(misuse, item); // the handler called taskDone() itself as well
     }
-    // A handler that gave up because we stopped it did not fail.
-    if (failed && !(this.state === 'stopping' && error === this.stopReason)) this.#report(error, item);
+    // A handler that gave up because we stopped it, or after its timeout was reported, did not fail (again).
+    if (failed && !(task.signal.aborted && error === task.signal.reason)) this.#report(error, item);
     this.#pump();
     this.#settleIfIdle();
   }

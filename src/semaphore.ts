@@ -1,5 +1,5 @@
 import { type Hold, heldHere, newHold, within } from './core/holds.js';
-import { startInCallerContext } from './core/task.js';
+import { contextIsFree, startInCallerContext } from './core/task.js';
 import { type PrimitiveSnapshot, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
 import { fail, liveHead, park, resolveOnly, settle, Waiter } from './core/wait.js';
@@ -15,8 +15,9 @@ export interface SemaphoreOptions {
   /**
    * Reject with `DeadlockError`, instead of hanging, a wait for this semaphore made inside a
    * `run()` or `fanOut()` callback that holds it, once every permit is held by such waiting
-   * holders. Off by default: it tracks holders with `AsyncLocalStorage`, and on Node 20 an active
-   * AsyncLocalStorage makes every promise in the process about twice as costly.
+   * holders. It tracks holders with `AsyncLocalStorage`. Default: on where an active
+   * AsyncLocalStorage is free (Node >= 24, unless run with `--no-async-context-frame`); off on
+   * Node 20 and 22, where it makes every promise in the process about 2.4x as costly.
    */
   detectDeadlocks?: boolean;
 }
@@ -142,7 +143,8 @@ export class Semaphore implements SemaphoreLike {
     this.total = check.integer(permits, 'permits', 1);
     const o = check.options<SemaphoreOptions>(options);
     this.name = check.string(o.name, 'options.name');
-    this.holds = check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ? new Set() : undefined;
+    this.holds =
+      (check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ?? contextIsFree) ? new Set() : undefined;
     this.#free = this.total;
     this.listed = this.name !== undefined;
     if (this.listed) register(this, Semaphore.snapshot);

@@ -357,7 +357,7 @@ describe('nested submission (seed 004)', () => {
   });
 
   test('without asyncContext and without the signal, a child after an await queues like any task', async () => {
-    const pool = new WorkerPool({ concurrency: 1 });
+    const pool = new WorkerPool({ concurrency: 1, asyncContext: false }); // the default on Node 20 and 22
     const run = pool.run(async () => {
       await Promise.resolve();
       return pool.run(async () => 'child', { queueTimeout: 0 });

@@ -871,16 +871,17 @@ describe('consume', () => {
     expect(text).toContain('bad 2');
   });
 
-  test('a hung handler times out: its signal aborts with TimeoutError, it is reported, the next item runs', async () => {
+  test('a handler past its timeout has its signal aborted and is reported at once, and keeps its place until it settles', async () => {
     const queue = new BoundedQueue<string>({ capacity: 4, name: 'jobs' });
     const errors: Array<[unknown, string]> = [];
     const signals: AbortSignal[] = [];
     const seen: string[] = [];
+    const hung = deferred();
     const consumer = queue.consume(
       (item, signal) => {
         seen.push(item);
         signals.push(signal);
-        if (item === 'hang') return new Promise(() => {}); // ignores its signal and never settles
+        if (item === 'hang') return hung.promise; // ignores its signal
         return undefined;
       },
       { timeout: 1_000, onError: (error, item) => errors.push([error, item]) },
@@ -899,11 +900,37 @@ describe('consume', () => {
       'queue "jobs" consumer: handler still running after 1000 ms; its signal was aborted',
     );
     expect(errors[0]![0]).toBe(signals[0]!.reason);
+    // concurrency 1 limits what really runs: the abandoned handler still holds the one place
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(seen).toEqual(['hang']);
+    expect(queue.unfinished).toBe(2);
+    hung.resolve();
+    await flush();
     expect(seen).toEqual(['hang', 'next']);
     expect(queue.unfinished).toBe(0);
+    expect(errors).toHaveLength(1); // settling after its timeout is not a second failure
     queue.close();
     await consumer.done;
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  test('a handler that fails differently after its timeout is reported again, once', async () => {
+    const queue = new BoundedQueue<string>({ capacity: 4 });
+    const errors: unknown[] = [];
+    const hung = deferred();
+    const consumer = queue.consume(() => hung.promise, {
+      timeout: 10,
+      onError: (error) => errors.push(error),
+    });
+    await queue.put('a');
+    await vi.advanceTimersByTimeAsync(10);
+    expect(errors).toHaveLength(1);
+    const late = new Error('late');
+    hung.reject(late);
+    await flush();
+    expect(errors).toEqual([expect.any(TimeoutError), late]);
+    queue.close();
+    await consumer.done;
   });
 
   test('a handler that finishes in time leaves no timer behind', async () => {
