@@ -211,6 +211,9 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * Waits while the queue is full, then adds `item` behind every earlier put, and resolves. The wait
    * ends with a `QueueFullError` after `timeout` ms, with exactly `signal.reason` when `signal`
    * aborts, or with a `ClosedError` when the queue is closed or shut down; on each the item is not added.
+   * A completed hand-off stands: once a `get` has made room and the item is in, the put resolves even
+   * if its signal aborts or its timeout elapses in the same tick (as Go's and Trio's channels; Python's
+   * asyncio would take the item back out).
    */
   put(item: T, options?: QueueWaitOptions): Promise<void> {
     // Hot path: no options, open, room or a waiting getter. Nothing is allocated.
@@ -257,6 +260,9 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * Waits while the queue is empty, then takes the oldest item. The wait ends with a `TimeoutError`
    * after `timeout` ms, with exactly `signal.reason` when `signal` aborts, or with a `ClosedError`
    * once the queue is closed and drained (at once after an immediate shutdown); on each nothing is taken.
+   * A completed hand-off stands: once a `put` has handed this get its item, the get resolves with it
+   * even if its signal aborts in the same tick (as Go's and Trio's channels; asyncio re-queues it). An
+   * abort dispatched before the hand-off wins: the item goes to the next getter or stays queued.
    */
   get(options?: QueueWaitOptions): Promise<T> {
     if (options === undefined && this.count > 0) return Promise.resolve(this.#take());

@@ -361,6 +361,32 @@ describe('abort', () => {
   });
 });
 
+describe('a completed hand-off stands (Go and Trio channels; asyncio re-queues instead)', () => {
+  test('a get served by tryPut, then aborted in the same tick, resolves with the item', async () => {
+    const queue = new BoundedQueue<number>({ capacity: 1 });
+    const controller = new AbortController();
+    const got = track(queue.get({ signal: controller.signal }));
+    expect(queue.tryPut(1)).toBe(true);
+    controller.abort(new Error('too late'));
+    await flush();
+    expect(got).toEqual({ status: 'fulfilled', value: 1 });
+    expect(queue.size).toBe(0); // taken, not re-queued
+    expect(queue.unfinished).toBe(1);
+  });
+
+  test('a waiting put completed by a get, then aborted or timed out in the same tick, resolves', async () => {
+    const queue = new BoundedQueue<string>({ capacity: 1 });
+    await queue.put('a');
+    const controller = new AbortController();
+    const put = track(queue.put('b', { signal: controller.signal, timeout: 10 }));
+    expect(queue.tryGet()).toBe('a'); // frees the slot: b is added now
+    controller.abort(new Error('too late'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(put.status).toBe('fulfilled');
+    expect(drain(queue)).toEqual(['b']);
+  });
+});
+
 describe('get timeouts', () => {
   test('get rejects with TimeoutError after its timeout when nothing arrives', async () => {
     const queue = new BoundedQueue<number>({ capacity: 4, name: 'events' });
