@@ -5,7 +5,7 @@ import { Effect } from 'effect';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { Semaphore } from '../src/index.js';
-import { floorLimiter } from './floor/limiter.js';
+import { floorLimiter, floorLimiterInContext } from './floor/limiter.js';
 import { collect, compare, type Measured } from './harness.js';
 
 export type Limit = (fn: () => Promise<number>) => Promise<number>;
@@ -15,6 +15,8 @@ const task = async () => 1;
 
 export const limiters: Contender[] = [
   { name: 'floor', make: (c) => floorLimiter(c) },
+  // Keeps the caller's async context, as every unwedge primitive must: the fair floor for them.
+  { name: 'floor (keeps context)', make: (c) => floorLimiterInContext(c) },
   {
     name: 'unwedge Semaphore.run',
     make: (c) => {

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { WorkerPool } from '../src/pool.js';
-import { floorLimiter } from './floor/limiter.js';
+import { floorLimiter, floorLimiterInContext } from './floor/limiter.js';
 import { compare, type Measured, stats, table } from './harness.js';
 import { addLimiter, bytesPerQueuedTask } from './limiter.js';
 
@@ -17,7 +17,7 @@ type Limit = (fn: () => Promise<number>) => Promise<number>;
 const task = async () => 1;
 
 /** A WorkerPool as a limiter; unbounded line, like the others (its default maxQueue is 1024). */
-function workerPool(concurrency: number, asyncContext = false): Limit {
+function workerPool(concurrency: number, asyncContext?: boolean): Limit {
   const pool = new WorkerPool({ concurrency, maxQueue: Number.POSITIVE_INFINITY, asyncContext });
   return (fn) => pool.run(fn);
 }
@@ -27,6 +27,7 @@ addLimiter({ name: 'unwedge WorkerPool.run', make: (c) => workerPool(c) });
 
 const contenders: Array<{ name: string; make: (concurrency: number) => Limit }> = [
   { name: 'floor', make: (c) => floorLimiter(c) },
+  { name: 'floor (keeps context)', make: (c) => floorLimiterInContext(c) },
   { name: 'unwedge WorkerPool.run', make: (c) => workerPool(c) },
   { name: 'p-limit', make: (c) => pLimit(c) },
   {

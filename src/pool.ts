@@ -135,7 +135,7 @@ export class Job extends Waiter<unknown> {
   /** The task until it is called; then where the job is (one field less per queued task). */
   private task: PoolTask<unknown> | JobState;
   /** While queued: starts the task at its caller's turn (see `BasePool.#park`). */
-  declare grant: ((job: Job) => void) | undefined;
+  grant: ((job: Job) => void) | undefined = undefined;
 
   constructor(fn: PoolTask<unknown>) {
     super();
@@ -903,12 +903,13 @@ export class WorkerPool extends BasePool implements Pool {
   override run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
     // Hot path: no options, open, not nested. One job record and the returned promise; no timer
     // or listener. It starts now if a slot is free and nobody waits, else it parks at the back.
+    const parent = this.context?.getStore(); // with asyncContext: a task of this pool, maybe settled
     if (
       options === undefined &&
       this.state === 'open' &&
       this.timeout === undefined &&
       currentPool !== this &&
-      this.context === undefined &&
+      (parent === undefined || parent.state === DONE) &&
       typeof task === 'function'
     ) {
       const job = task.length === 0 ? new Job(task) : new OwnJob(task, undefined, undefined);

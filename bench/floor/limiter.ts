@@ -32,3 +32,36 @@ export function floorLimiter(concurrency: number): <T>(fn: () => T | PromiseLike
       else queue.push(job);
     });
 }
+
+/**
+ * The floor for a limiter that keeps its caller's async context (issue 16): the await pattern. A
+ * queued caller awaits its turn and then calls `fn` itself, so `fn` runs in the caller's context
+ * rather than the releaser's. One turn promise per queued task on top of the context-blind floor.
+ */
+export function floorLimiterInContext(concurrency: number): <T>(fn: () => T | PromiseLike<T>) => Promise<T> {
+  let turns: Array<(() => void) | undefined> = [];
+  let head = 0;
+  let free = concurrency;
+  const release = (): void => {
+    if (head === turns.length) {
+      free++;
+      return;
+    }
+    const turn = turns[head]!;
+    turns[head++] = undefined;
+    if (head === turns.length) {
+      turns = [];
+      head = 0;
+    }
+    turn(); // the slot passes straight to the next in line
+  };
+  return async <T>(fn: () => T | PromiseLike<T>): Promise<T> => {
+    if (free > 0) free--;
+    else await new Promise<void>((resolve) => turns.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  };
+}
