@@ -47,13 +47,16 @@ export type FanOutInput<T> = Iterable<T> | AsyncIterable<T>;
 /**
  * Calls `fn` for every item with at most `options.window` calls in flight, each gated by one
  * permit of every semaphore in `options.semaphores`, and resolves with the results in input
- * order. Input is read only as the window frees.
+ * order. Input is read only as the window frees. Every call runs in the async context of this
+ * `fanOut()` call (AsyncLocalStorage), on a pool too.
  *
  * Without `settle`, the first error aborts the calls in flight (through their `signal`), starts
  * nothing new, and rejects with that error **after** those calls have settled: when the promise
  * settles, nothing it started is still running. With `settle: true`, item errors never reject;
- * it resolves with a `PromiseSettledResult` per item. `options.signal` aborting stops it the same
- * way and rejects with exactly its reason.
+ * it resolves with a `PromiseSettledResult` per item. A call that its pool abandoned (a timeout, an
+ * abort) keeps its permits and its window place until it settles. `options.signal` aborting stops it
+ * too, aborts the calls in flight, and rejects at once with exactly its reason: calls that ignore
+ * their signal go on holding their permits and pool slots until they settle.
  *
  * @example
  * ```ts

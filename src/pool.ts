@@ -898,7 +898,9 @@ export class WorkerPool extends BasePool implements Pool {
    * `signal` (its reason) withdraws the task, which never starts. While running, `timeout` or
    * `signal` aborts the task's signal with that reason and rejects at once; the task keeps its slot
    * until it settles (see `abandoned`). Called from inside a task of this pool, the child starts at
-   * once on its parent's slot.
+   * once on its parent's slot. The task runs in the async context of this call (AsyncLocalStorage),
+   * even when it waited in line: a queued task starts at its caller's next turn after its slot is
+   * granted, and not at all if `signal` aborted or the pool was shut down by then.
    */
   override run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
     // Hot path: no options, open, not nested. One job record and the returned promise; no timer

@@ -453,3 +453,28 @@ test('inspect() lists a RedisSemaphore with what this instance holds and its cal
   await within(waiting, 2_000, 'the waiter after the release');
   expect(inspect().primitives.find((p) => p.name === 'inspected-redis')?.waits).toEqual([]);
 });
+
+describe('async context', () => {
+  test("a queued run() calls fn in its caller's AsyncLocalStorage context, not the releaser's", async () => {
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    const als = new AsyncLocalStorage<number>();
+    const sem = semaphore(connect(), { key: nextKey(), permits: 1 });
+    const seen: Array<[number | undefined, number | undefined]> = [];
+    await within(
+      Promise.all(
+        [0, 1, 2, 3, 4].map((req) =>
+          als.run(req, () =>
+            sem.run(async () => {
+              const before = als.getStore();
+              await new Promise((resolve) => setImmediate(resolve));
+              seen[req] = [before, als.getStore()];
+            }),
+          ),
+        ),
+      ),
+      10_000,
+      'five queued run()s',
+    );
+    expect(seen).toEqual([0, 1, 2, 3, 4].map((req) => [req, req]));
+  });
+});
