@@ -91,8 +91,8 @@ export function fanOut<T, R>(
   let parsed: Parsed;
   let settle: boolean;
   try {
-    parsed = parse(items, fn, options);
-    settle = check.boolean(options.settle, 'options.settle') ?? false;
+    parsed = parse(items, fn, options, 'settle');
+    settle = parsed.flag ?? false;
   } catch (error) {
     return Promise.reject(error);
   }
@@ -133,8 +133,8 @@ export function fanOutIterable<T, R>(
   fn: FanOutFn<T, R>,
   options: FanOutIterableOptions,
 ): AsyncIterable<Awaited<R>> {
-  const parsed = parse(items, fn, options);
-  const ordered = check.boolean(options.ordered, 'options.ordered') ?? true;
+  const parsed = parse(items, fn, options, 'ordered');
+  const ordered = parsed.flag ?? true;
   return {
     [Symbol.asyncIterator]: () => new ResultIterator<T, R>(items, fn, parsed, ordered),
   };
@@ -145,9 +145,15 @@ interface Parsed {
   semaphores: SemaphoreLike[];
   pool: PoolLike | undefined;
   signal: AbortSignal | undefined;
+  /** `settle` (fanOut) or `ordered` (fanOutIterable), as given. */
+  flag: boolean | undefined;
 }
 
-function parse(items: unknown, fn: unknown, options: FanOutOptions): Parsed {
+const SHARED_KEYS = ['window', 'semaphores', 'pool', 'signal'] as const;
+const KEYS = { settle: [...SHARED_KEYS, 'settle'], ordered: [...SHARED_KEYS, 'ordered'] } as const;
+
+/** Checks the arguments; `flag` is the option only one of the two takes (`settle` or `ordered`). */
+function parse(items: unknown, fn: unknown, options: FanOutOptions, flag: 'settle' | 'ordered'): Parsed {
   if (
     items === null ||
     typeof items !== 'object' ||
@@ -159,7 +165,7 @@ function parse(items: unknown, fn: unknown, options: FanOutOptions): Parsed {
   check.func(fn, 'fn');
   if (options === undefined)
     throw new TypeError('options must be an object with a window; received undefined');
-  const o = check.options<FanOutOptions>(options);
+  const o = check.options<FanOutIterableOptions & { settle?: boolean }>(options, KEYS[flag]);
   const window = check.integer(o.window, 'options.window', 1);
   const signal = check.signal(o.signal, 'options.signal');
   const semaphores = o.semaphores === undefined ? [] : o.semaphores;
@@ -179,7 +185,8 @@ function parse(items: unknown, fn: unknown, options: FanOutOptions): Parsed {
   if (pool !== undefined && (pool === null || typeof (pool as PoolLike).run !== 'function')) {
     throw new TypeError(`options.pool must have a run() method; received ${check.show(pool)}`);
   }
-  return { window, semaphores: globalOrder(semaphores), pool, signal };
+  const given = check.boolean(o[flag], `options.${flag}`);
+  return { window, semaphores: globalOrder(semaphores), pool, signal, flag: given };
 }
 
 // One global order for every semaphore ever gated on: the order each was first seen in.

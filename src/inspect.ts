@@ -110,6 +110,8 @@ export interface InspectConfig {
   recordAges?: boolean;
 }
 
+const CONFIG_KEYS = ['captureOrigins', 'recordAges'] as const;
+
 /**
  * Changes what waits record from now on (waits already parked keep what they have), and returns
  * the configuration in effect before, to restore it later.
@@ -124,7 +126,7 @@ export interface InspectConfig {
  * ```
  */
 export function configure(options: InspectConfig): Required<InspectConfig> {
-  const o = check.options<InspectConfig>(options);
+  const o = check.options<InspectConfig>(options, CONFIG_KEYS);
   const origins = check.boolean(o.captureOrigins, 'options.captureOrigins');
   const ages = check.boolean(o.recordAges, 'options.recordAges');
   const previous = { captureOrigins: flags.origins, recordAges: flags.ages };
@@ -295,6 +297,8 @@ export interface WatchStallsOptions {
   filter?: (stall: Stall) => boolean;
 }
 
+const WATCH_STALLS_KEYS = ['threshold', 'interval', 'onStall', 'filter'] as const;
+
 /** A running watcher: {@link watchStalls} or {@link watchEventLoop}. */
 export interface Watcher {
   /** Stops watching and releases its timer (and worker). Idempotent. */
@@ -463,7 +467,7 @@ export function writeStall(stall: Stall): void {
  * ```
  */
 export function watchStalls(options: WatchStallsOptions): Watcher {
-  const o = check.options<WatchStallsOptions>(options, 'options');
+  const o = check.options<WatchStallsOptions>(options, WATCH_STALLS_KEYS);
   const threshold = check.duration(o.threshold, 'options.threshold');
   const interval =
     o.interval === undefined

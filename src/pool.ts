@@ -47,6 +47,9 @@ export interface PoolRunOptions {
   queueTimeout?: number;
 }
 
+/** @internal The keys of {@link PoolRunOptions}: any other is a TypeError. */
+export const RUN_KEYS = ['signal', 'timeout', 'queueTimeout'] as const;
+
 /** Options of {@link WorkerPool.shutdown}. */
 export interface PoolShutdownOptions {
   /** Let queued tasks run (until `timeout`) instead of cancelling them. Default `false`. */
@@ -54,6 +57,8 @@ export interface PoolShutdownOptions {
   /** How long to wait for started tasks to settle, in ms. Default 0, or 10,000 with `drain`. */
   timeout?: number;
 }
+
+const SHUTDOWN_KEYS = ['drain', 'timeout'] as const;
 
 /** What a {@link WorkerPool.shutdown} call did. */
 export interface PoolShutdownReport {
@@ -72,6 +77,8 @@ export interface PoolIdleOptions {
   /** Gives up when aborted, rejecting with exactly `signal.reason`. */
   signal?: AbortSignal;
 }
+
+const IDLE_KEYS = ['signal', 'timeout'] as const;
 
 /** The contract every pool in unwedge keeps: {@link WorkerPool} and the fronts in `unwedge/*`. */
 export interface Pool<In = PoolTask<unknown>> {
@@ -112,11 +119,17 @@ export interface PoolOptions {
   onError?: (error: unknown) => void;
 }
 
+/** @internal The keys of {@link PoolOptions}, which every pool's constructor takes. */
+export const POOL_KEYS = ['name', 'maxQueue', 'timeout', 'asyncContext', 'onError'] as const;
+
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions extends PoolOptions {
   /** How many tasks run at once: a positive safe integer. */
   concurrency: number;
 }
+
+/** @internal The keys of {@link WorkerPoolOptions} (and of the piscina front's). */
+export const WORKER_POOL_KEYS = [...POOL_KEYS, 'concurrency'] as const;
 
 type Lifecycle = 'open' | 'draining' | 'closed';
 const QUEUED = 0;
@@ -372,7 +385,7 @@ export abstract class BasePool implements WaitHost<Job> {
     try {
       check.func(task, 'task');
       if (options !== undefined) {
-        const o = check.options<PoolRunOptions>(options);
+        const o = check.options<PoolRunOptions>(options, RUN_KEYS);
         signal = check.signal(o.signal, 'options.signal');
         if (o.timeout !== undefined) timeout = check.timeout(o.timeout, 'options.timeout');
         queueTimeout = check.timeout(o.queueTimeout, 'options.queueTimeout');
@@ -717,7 +730,7 @@ export abstract class BasePool implements WaitHost<Job> {
     let drain: boolean;
     let timeout: number | undefined;
     try {
-      const o = check.options<PoolShutdownOptions>(options);
+      const o = check.options<PoolShutdownOptions>(options, SHUTDOWN_KEYS);
       drain = check.boolean(o.drain, 'options.drain') ?? false;
       timeout = o.timeout === undefined ? (drain ? 10_000 : 0) : check.timeout(o.timeout, 'options.timeout');
     } catch (error) {
@@ -789,7 +802,7 @@ export abstract class BasePool implements WaitHost<Job> {
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
     try {
-      const o = check.options<PoolIdleOptions>(options);
+      const o = check.options<PoolIdleOptions>(options, IDLE_KEYS);
       signal = check.signal(o.signal, 'options.signal');
       timeout = check.timeout(o.timeout, 'options.timeout');
     } catch (error) {
@@ -876,7 +889,7 @@ export class WorkerPool extends BasePool implements Pool {
   private serving = false;
 
   constructor(options: WorkerPoolOptions) {
-    const o = check.options<WorkerPoolOptions>(options);
+    const o = check.options<WorkerPoolOptions>(options, WORKER_POOL_KEYS);
     super(o);
     this.limit = check.integer(o.concurrency, 'options.concurrency', 1);
   }

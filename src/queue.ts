@@ -20,6 +20,8 @@ export interface BoundedQueueOptions {
   name?: string;
 }
 
+const QUEUE_KEYS = ['capacity', 'name'] as const;
+
 /** Options of every call that waits: {@link BoundedQueue.put}, `get`, `join`, {@link Consumer.stop}. */
 export interface QueueWaitOptions {
   /** Gives up the wait after this many ms; `0` means "only if it needs no wait". Default: no limit. */
@@ -28,11 +30,15 @@ export interface QueueWaitOptions {
   signal?: AbortSignal;
 }
 
+const WAIT_KEYS = ['timeout', 'signal'] as const;
+
 /** Options of {@link BoundedQueue.shutdown}. */
 export interface QueueShutdownOptions {
   /** Also drop the queued items and reject every waiting getter at once. Default `false`. */
   immediate?: boolean;
 }
+
+const SHUTDOWN_KEYS = ['immediate'] as const;
 
 /** Options of {@link BoundedQueue.consume}. */
 export interface ConsumeOptions<T> {
@@ -45,6 +51,8 @@ export interface ConsumeOptions<T> {
   /** Receives each handler failure. Default: the queue's name and the error with its stack, on stderr. */
   onError?: (error: unknown, item: T) => void;
 }
+
+const CONSUME_KEYS = ['concurrency', 'signal', 'timeout', 'onError'] as const;
 
 /** A supervised consumer started by {@link BoundedQueue.consume}. */
 export interface Consumer {
@@ -144,7 +152,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
 
   constructor(options: BoundedQueueOptions) {
     if (options === undefined) throw new TypeError('options must be an object; received undefined');
-    const o = check.options<BoundedQueueOptions>(options);
+    const o = check.options<BoundedQueueOptions>(options, QUEUE_KEYS);
     this.max = check.integer(o.capacity, 'options.capacity', 1);
     this.name = check.string(o.name, 'options.name');
     this.ring = new Array<T | undefined>(Math.min(16, 2 ** Math.ceil(Math.log2(this.max)))).fill(undefined);
@@ -350,7 +358,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    */
   shutdown(options?: QueueShutdownOptions): void {
     const immediate = check.boolean(
-      check.options<QueueShutdownOptions>(options).immediate,
+      check.options<QueueShutdownOptions>(options, SHUTDOWN_KEYS).immediate,
       'options.immediate',
     );
     switch (this.state) {
@@ -414,7 +422,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    */
   consume(handler: (item: T, signal: AbortSignal) => unknown, options?: ConsumeOptions<T>): Consumer {
     check.func(handler, 'handler');
-    const o = check.options<ConsumeOptions<T>>(options);
+    const o = check.options<ConsumeOptions<T>>(options, CONSUME_KEYS);
     const concurrency =
       o.concurrency === undefined ? 1 : check.integer(o.concurrency, 'options.concurrency', 1);
     const signal = check.signal(o.signal, 'options.signal');
@@ -566,7 +574,7 @@ function count(n: number, noun: string): string {
 }
 
 function parseWait(options: QueueWaitOptions | undefined): QueueWaitOptions {
-  const o = check.options<QueueWaitOptions>(options);
+  const o = check.options<QueueWaitOptions>(options, WAIT_KEYS);
   return {
     signal: check.signal(o.signal, 'options.signal'),
     timeout: check.timeout(o.timeout, 'options.timeout'),

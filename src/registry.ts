@@ -31,6 +31,8 @@ export interface TaskRegistryOptions {
   onError?: (error: unknown, task: TaskInfo) => void;
 }
 
+const REGISTRY_KEYS = ['name', 'onError'] as const;
+
 /** Options of {@link TaskRegistry.spawn}. */
 export interface SpawnOptions {
   /**
@@ -41,11 +43,15 @@ export interface SpawnOptions {
   timeout?: number;
 }
 
+const SPAWN_KEYS = ['timeout'] as const;
+
 /** Options of {@link TaskRegistry.shutdown}. */
 export interface RegistryShutdownOptions {
   /** Waits at most this many ms for the tasks to settle (default 10,000; `Infinity`: no limit). */
   timeout?: number;
 }
+
+const SHUTDOWN_KEYS = ['timeout'] as const;
 
 /**
  * Where a live task is. Every state but `'running'` means its signal is aborted and `fn` has not
@@ -201,7 +207,7 @@ export class TaskRegistry implements AsyncDisposable {
   private lastId = 0;
 
   constructor(options?: TaskRegistryOptions) {
-    const o = check.options<TaskRegistryOptions>(options);
+    const o = check.options<TaskRegistryOptions>(options, REGISTRY_KEYS);
     this.name = check.string(o.name, 'options.name');
     this.onError =
       o.onError === undefined
@@ -262,7 +268,10 @@ export class TaskRegistry implements AsyncDisposable {
   spawn<T>(name: string, fn: (signal: AbortSignal) => T | PromiseLike<T>, options?: SpawnOptions): Task<T> {
     if (typeof name !== 'string') throw new TypeError(`name must be a string; received ${check.show(name)}`);
     check.func(fn, 'fn');
-    const timeout = check.timeout(check.options<SpawnOptions>(options).timeout, 'options.timeout');
+    const timeout = check.timeout(
+      check.options<SpawnOptions>(options, SPAWN_KEYS).timeout,
+      'options.timeout',
+    );
     switch (this.lifecycle.tag) {
       case 'open':
         break;
@@ -327,7 +336,7 @@ export class TaskRegistry implements AsyncDisposable {
   shutdown(options?: RegistryShutdownOptions): Promise<RegistryShutdownReport> {
     let timeout: number | undefined;
     try {
-      const o = check.options<RegistryShutdownOptions>(options);
+      const o = check.options<RegistryShutdownOptions>(options, SHUTDOWN_KEYS);
       timeout =
         o.timeout === undefined ? DEFAULT_SHUTDOWN_TIMEOUT : check.timeout(o.timeout, 'options.timeout');
     } catch (error) {

@@ -22,6 +22,8 @@ export interface SemaphoreOptions {
   detectDeadlocks?: boolean;
 }
 
+const SEMAPHORE_KEYS = ['name', 'detectDeadlocks'] as const;
+
 /** Options of {@link Semaphore.acquire} and {@link Semaphore.run}. */
 export interface AcquireOptions {
   /** How many permits to take at once; a positive integer ≤ the semaphore's permits. Default 1. */
@@ -141,7 +143,7 @@ export class Semaphore implements SemaphoreLike {
   /** @param permits how many permits exist: a positive safe integer. */
   constructor(permits: number, options?: SemaphoreOptions) {
     this.total = check.integer(permits, 'permits', 1);
-    const o = check.options<SemaphoreOptions>(options);
+    const o = check.options<SemaphoreOptions>(options, SEMAPHORE_KEYS);
     this.name = check.string(o.name, 'options.name');
     this.holds =
       (check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ?? contextIsFree) ? new Set() : undefined;

@@ -12,6 +12,8 @@ export interface WithTimeoutOptions {
   name?: string;
 }
 
+const WITH_TIMEOUT_KEYS = ['signal', 'name'] as const;
+
 /** Work for {@link withTimeout}: a promise, or a function given a signal that aborts when time is up. */
 export type Work<T> = PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike<T>);
 
@@ -53,7 +55,7 @@ export function withTimeout<T>(
       check.func(work, 'work'); // throws: names the parameter and the value
     }
     timeout = check.timeout(ms, 'ms');
-    const o = check.options<WithTimeoutOptions>(options);
+    const o = check.options<WithTimeoutOptions>(options, WITH_TIMEOUT_KEYS);
     signal = check.signal(o.signal, 'options.signal');
     name = check.string(o.name, 'options.name');
   } catch (error) {

@@ -5,17 +5,21 @@
 import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { LimitPool } from '../src/adapters/p-limit.js';
 import { PQueuePool } from '../src/adapters/p-queue.js';
 import { PiscinaPool } from '../src/adapters/piscina.js';
 import {
   BoundedQueue,
+  type Consumer,
   configure,
+  type EventLoopWatcher,
   fanOut,
   fanOutIterable,
+  type Permit,
   Semaphore,
   TaskRegistry,
+  type Watcher,
   WorkerPool,
   watchEventLoop,
   watchStalls,
@@ -29,10 +33,24 @@ type Case = [
   call: () => unknown,
   errorClass: typeof TypeError | typeof RangeError,
   message: RegExp,
+  /** The error's `cause`, when it must carry one. */
+  cause?: unknown,
 ];
 
 /** A call given an already-aborted signal: it must reject at once with exactly its reason. */
 type AbortCase = [label: string, call: (signal: AbortSignal) => unknown];
+
+/**
+ * A call made while `Object.prototype` carries a bad value for each of its option `keys` (and a
+ * misspelt key): it must read only its own options, so it neither throws nor rejects with an
+ * options error. `dispose` ends what the call started.
+ */
+type InheritedCase = [
+  label: string,
+  keys: readonly string[],
+  call: () => unknown,
+  dispose?: (result: unknown) => unknown,
+];
 
 interface Table {
   /** Constructors and synchronous methods: they throw at once. */
@@ -41,6 +59,8 @@ interface Table {
   async: Case[];
   /** Calls given an already-aborted signal. */
   aborted: AbortCase[];
+  /** Calls whose options keys are also set on `Object.prototype`. */
+  inherited: InheritedCase[];
 }
 
 const noop = () => {};
@@ -337,6 +357,134 @@ const booleanCases = (name: string, option: string, call: (value: unknown) => un
 const functionCases = (name: string, option: string, call: (value: unknown) => unknown, required = true) =>
   typeCases(name, option, call, required ? notRequiredFunctions : notFunctions, 'a function');
 
+// Issue 16: the options object itself. A misspelt key was ignored and the call waited forever;
+// now it fails at once, naming the key it probably meant.
+class Options {}
+const getterFailure = new Error('getter failed');
+
+/**
+ * Cases for an options object that is wrong as a whole: a misspelt key (`typo`: what was typed and
+ * what was meant), a key nothing is close to (`foo`: the message lists `keys`, the call's options,
+ * exactly), objects that are not plain (a Map, a Date, a class instance, an object inheriting from
+ * another), a Proxy, and a getter that throws (reported with its error as `cause`). `valid` holds
+ * the options the call needs besides.
+ */
+function strictCases(
+  name: string,
+  call: (options: unknown) => unknown,
+  keys: readonly string[],
+  [typed, meant]: [string, string],
+  valid: object = {},
+): Case[] {
+  const plain = (shown: string): RegExp => exact('options', 'a plain object', shown);
+  const getter = { ...valid };
+  Object.defineProperty(getter, keys[0]!, {
+    enumerable: true,
+    get() {
+      throw getterFailure;
+    },
+  });
+  return [
+    [
+      `${name}: options.${typed} (misspelt)`,
+      () => call({ ...valid, [typed]: 50 }),
+      TypeError,
+      new RegExp(`^options\\.${esc(typed)} is not an option; did you mean ${esc(meant)}\\?$`),
+    ],
+    [
+      `${name}: options.foo (unknown)`,
+      () => call({ ...valid, foo: 1 }),
+      TypeError,
+      new RegExp(`^options\\.foo is not an option \\(expected one of: ${esc(keys.join(', '))}\\)$`),
+    ],
+    [
+      `${name}: options = a Map`,
+      () => call(new Map(Object.entries(valid))),
+      TypeError,
+      plain('an instance of Map'),
+    ],
+    [`${name}: options = a Date`, () => call(new Date(0)), TypeError, plain('an instance of Date')],
+    [
+      `${name}: options = a class instance`,
+      () => call(Object.assign(new Options(), valid)),
+      TypeError,
+      plain('an instance of Options'),
+    ],
+    [
+      `${name}: options = an object inheriting its options`,
+      () => call(Object.create(valid)),
+      TypeError,
+      plain('an object with a prototype other than Object.prototype'),
+    ],
+    [
+      `${name}: options = a Proxy`,
+      () => call(new Proxy({ ...valid }, {})),
+      TypeError,
+      /^options must be a plain object; received a Proxy$/,
+    ],
+    [
+      `${name}: options.${keys[0]} is a getter that throws`,
+      () => call(getter),
+      TypeError,
+      new RegExp(`^options\\.${esc(keys[0]!)} could not be read: getter failed$`),
+      getterFailure,
+    ],
+  ];
+}
+
+// Each call's options, in the order the message lists them.
+const ACQUIRE = ['weight', 'signal', 'timeout'];
+const QUEUE_WAIT = ['timeout', 'signal'];
+const CONSUME = ['concurrency', 'signal', 'timeout', 'onError'];
+const POOL = ['name', 'maxQueue', 'timeout', 'asyncContext', 'onError'];
+const WORKER_POOL = [...POOL, 'concurrency'];
+const RUN = ['signal', 'timeout', 'queueTimeout'];
+const FAN_OUT = ['window', 'semaphores', 'pool', 'signal'];
+const REDIS = ['key', 'permits', 'leaseMs', 'name', 'onError'];
+
+/** `run`, `shutdown` and `idle` of a pool, given options objects that are wrong as a whole. */
+function poolStrictCases(make: () => AnyPool, task: unknown, runKeys = RUN): Case[] {
+  return [
+    ...strictCases('run', (v) => make().run(task, v), runKeys, ['timout', 'timeout']),
+    ...strictCases('shutdown', (v) => make().shutdown(v), ['drain', 'timeout'], ['drian', 'drain']),
+    ...strictCases('idle', (v) => make().idle(v), ['signal', 'timeout'], ['Timeout', 'timeout']),
+  ];
+}
+
+/** `new`, `run`, `shutdown` and `idle` of a pool made by `make`, with inherited options. */
+function poolInheritedCases(
+  name: string,
+  make: () => AnyPool,
+  task: unknown,
+  keys: { pool: readonly string[]; run: readonly string[] },
+): InheritedCase[] {
+  return [
+    [`new ${name}`, keys.pool, make],
+    ['run(task, {})', keys.run, () => make().run(task, {})],
+    ['shutdown({})', ['drain', 'timeout'], () => make().shutdown({})],
+    ['idle({})', ['signal', 'timeout'], () => make().idle({})],
+  ];
+}
+
+// Made before any pollution: p-queue's constructor reads its own options' inherited keys too.
+const sharedQueue = new PQueue({ concurrency: 1 });
+const sharedLimit = pLimit(1);
+
+/** A piscina stand-in whose tasks resolve at once, for calls that are meant to run. */
+function idlePiscina() {
+  return {
+    run: () => Promise.resolve(),
+    destroy: () => Promise.resolve(),
+    options: { maxThreads: 1, concurrentTasksPerWorker: 1 },
+  } as never;
+}
+
+function aborted(): AbortSignal {
+  const controller = new AbortController();
+  controller.abort(new Error('the caller went away'));
+  return controller.signal;
+}
+
 // --- the tables, one per primitive --------------------------------------------------------------
 
 const semaphoreTable: Table = {
@@ -350,6 +498,12 @@ const semaphoreTable: Table = {
       /^permits must be a positive integer; received undefined$/,
     ],
     ...optionsCases('new Semaphore', (v) => new Semaphore(1, v as never)),
+    ...strictCases(
+      'new Semaphore',
+      (v) => new Semaphore(1, v as never),
+      ['name', 'detectDeadlocks'],
+      ['nmae', 'name'],
+    ),
     ...stringCases('new Semaphore', 'options.name', (v) => new Semaphore(1, { name: v as never })),
     ...booleanCases(
       'new Semaphore',
@@ -381,6 +535,7 @@ const semaphoreTable: Table = {
     ),
     ...signalCases('acquire', 'options.signal', (v) => sem().acquire({ signal: v as never })),
     ...optionsCases('acquire', (v) => sem().acquire(v as never)),
+    ...strictCases('acquire', (v) => sem().acquire(v as never), ACQUIRE, ['wieght', 'weight']),
     // run(fn, options)
     ...functionCases('run', 'fn', (v) => sem().run(v as never)),
     ...numberCases('run', (v) => sem().run(work, { weight: v as number }), weightRanges, 'options.weight'),
@@ -393,6 +548,7 @@ const semaphoreTable: Table = {
     ...numberCases('run', (v) => sem().run(work, { timeout: v as number }), timeoutRanges, 'options.timeout'),
     ...signalCases('run', 'options.signal', (v) => sem().run(work, { signal: v as never })),
     ...optionsCases('run', (v) => sem().run(work, v as never)),
+    ...strictCases('run', (v) => sem().run(work, v as never), ACQUIRE, ['timout', 'timeout']),
   ],
   aborted: [
     ['acquire({ signal }) with a permit free', (signal) => sem().acquire({ signal })],
@@ -400,6 +556,11 @@ const semaphoreTable: Table = {
     ['acquire({ signal, timeout: 0 })', (signal) => sem().acquire({ signal, timeout: 0 })],
     ['run(fn, { signal }) with a permit free', (signal) => sem().run(work, { signal })],
     ['run(fn, { signal, timeout: 50 })', (signal) => sem().run(work, { signal, timeout: 50 })],
+  ],
+  inherited: [
+    ['new Semaphore(1, {})', ['name', 'detectDeadlocks'], () => new Semaphore(1, {})],
+    ['acquire({})', ACQUIRE, () => new Semaphore(1).acquire({}), (permit) => (permit as Permit).release()],
+    ['run(fn, {})', ACQUIRE, () => new Semaphore(1).run(noop, {})],
   ],
 };
 
@@ -419,6 +580,12 @@ const withTimeoutTable: Table = {
     ...signalCases('withTimeout', 'options.signal', (v) => withTimeout(work, 10, { signal: v as never })),
     ...stringCases('withTimeout', 'options.name', (v) => withTimeout(work, 10, { name: v as never })),
     ...optionsCases('withTimeout', (v) => withTimeout(work, 10, v as never)),
+    ...strictCases(
+      'withTimeout',
+      (v) => withTimeout(work, 10, v as never),
+      ['signal', 'name'],
+      ['sigal', 'signal'],
+    ),
   ],
   aborted: [
     ['withTimeout(fn, 10, { signal })', (signal) => withTimeout(work, 10, { signal })],
@@ -429,6 +596,7 @@ const withTimeoutTable: Table = {
     ],
     ['withTimeout(promise, 10, { signal })', (signal) => withTimeout(new Promise(noop), 10, { signal })],
   ],
+  inherited: [['withTimeout(fn, 10, {})', ['signal', 'name'], () => withTimeout(noop, 10, {})]],
 };
 
 const queueTable: Table = {
@@ -441,6 +609,15 @@ const queueTable: Table = {
       /^options must be an object; received undefined$/,
     ],
     ...optionsCases('new BoundedQueue', (v) => new BoundedQueue(v as never)),
+    ...strictCases(
+      'new BoundedQueue',
+      (v) => new BoundedQueue(v as never),
+      ['capacity', 'name'],
+      ['capasity', 'capacity'],
+      {
+        capacity: 1,
+      },
+    ),
     [
       'new BoundedQueue: options.capacity = undefined',
       () => new BoundedQueue({} as never),
@@ -460,6 +637,7 @@ const queueTable: Table = {
     ),
     // shutdown(options), taskDone()
     ...optionsCases('shutdown', (v) => queue().shutdown(v as never)),
+    ...strictCases('shutdown', (v) => queue().shutdown(v as never), ['immediate'], ['imediate', 'immediate']),
     ...booleanCases('shutdown', 'options.immediate', (v) => queue().shutdown({ immediate: v as never })),
     [
       'taskDone: more calls than items taken',
@@ -470,6 +648,10 @@ const queueTable: Table = {
     // consume(handler, options)
     ...functionCases('consume', 'handler', (v) => queue().consume(v as never)),
     ...optionsCases('consume', (v) => queue().consume(work, v as never)),
+    ...strictCases('consume', (v) => queue().consume(work, v as never), CONSUME, [
+      'concurency',
+      'concurrency',
+    ]),
     ...numberCases(
       'consume',
       (v) => queue().consume(work, { concurrency: v as number }),
@@ -499,6 +681,7 @@ const queueTable: Table = {
   async: [
     // put(item, options): the item is not added
     ...optionsCases('put', (v) => queue().put('x', v as never)),
+    ...strictCases('put', (v) => queue().put('x', v as never), QUEUE_WAIT, ['timout', 'timeout']),
     ...numberCases(
       'put',
       (v) => queue().put('x', { timeout: v as number }),
@@ -508,10 +691,12 @@ const queueTable: Table = {
     ...signalCases('put', 'options.signal', (v) => queue().put('x', { signal: v as never })),
     // get(options): no item is taken
     ...optionsCases('get', (v) => queue().get(v as never)),
+    ...strictCases('get', (v) => queue().get(v as never), QUEUE_WAIT, ['Timeout', 'timeout']),
     ...numberCases('get', (v) => queue().get({ timeout: v as number }), timeoutRanges, 'options.timeout'),
     ...signalCases('get', 'options.signal', (v) => queue().get({ signal: v as never })),
     // join(options)
     ...optionsCases('join', (v) => queue().join(v as never)),
+    ...strictCases('join', (v) => queue().join(v as never), QUEUE_WAIT, ['sigal', 'signal']),
     ...numberCases('join', (v) => queue().join({ timeout: v as number }), timeoutRanges, 'options.timeout'),
     ...signalCases('join', 'options.signal', (v) => queue().join({ signal: v as never })),
     // consumer.stop(options)
@@ -534,6 +719,15 @@ const queueTable: Table = {
         .consume(work)
         .stop({ signal: v as never }),
     ),
+    ...strictCases(
+      'consumer.stop',
+      (v) =>
+        emptyQueue()
+          .consume(work)
+          .stop(v as never),
+      QUEUE_WAIT,
+      ['tiemout', 'timeout'],
+    ),
   ],
   aborted: [
     ['put(item, { signal }) with room', (signal) => queue().put('x', { signal })],
@@ -542,6 +736,28 @@ const queueTable: Table = {
     ['get({ signal, timeout: 0 })', (signal) => queue().get({ signal, timeout: 0 })],
     ['join({ signal }) with an unfinished item', (signal) => queue().join({ signal })],
     ['consumer.stop({ signal })', (signal) => emptyQueue().consume(work).stop({ signal })],
+  ],
+  inherited: [
+    ['new BoundedQueue({ capacity: 1 })', ['capacity', 'name'], () => new BoundedQueue({ capacity: 1 })],
+    ['put(item, {})', QUEUE_WAIT, () => new BoundedQueue({ capacity: 1 }).put('x', {})],
+    [
+      'get({}) with an item queued',
+      QUEUE_WAIT,
+      () => {
+        const q = new BoundedQueue<string>({ capacity: 1 });
+        q.tryPut('x');
+        return q.get({});
+      },
+    ],
+    ['join({})', QUEUE_WAIT, () => new BoundedQueue({ capacity: 1 }).join({})],
+    ['shutdown({})', ['immediate'], () => new BoundedQueue({ capacity: 1 }).shutdown({})],
+    [
+      'consume(handler, {})',
+      CONSUME,
+      () => new BoundedQueue({ capacity: 1 }).consume(noop, {}),
+      (consumer) => (consumer as Consumer).stop(),
+    ],
+    ['consumer.stop({})', QUEUE_WAIT, () => new BoundedQueue({ capacity: 1 }).consume(noop).stop({})],
   ],
 };
 
@@ -613,6 +829,15 @@ const workerPoolTable: Table = {
         ? new WorkerPool({ concurrency: 1, ...o })
         : new WorkerPool(o as never),
     ),
+    ...strictCases(
+      'new WorkerPool',
+      (v) => new WorkerPool(v as never),
+      WORKER_POOL,
+      ['concurency', 'concurrency'],
+      {
+        concurrency: 1,
+      },
+    ),
     [
       'new WorkerPool: options.concurrency = undefined',
       () => new WorkerPool({} as never),
@@ -634,8 +859,21 @@ const workerPoolTable: Table = {
       'concurrency',
     ),
   ],
-  async: [...functionCases('run', 'task', (v) => pool().run(v)), ...poolMethodCases(pool, work)],
+  async: [
+    ...functionCases('run', 'task', (v) => pool().run(v)),
+    ...poolMethodCases(pool, work),
+    ...poolStrictCases(pool, work),
+  ],
   aborted: poolAbortCases(pool, work),
+  inherited: poolInheritedCases(
+    'WorkerPool({ concurrency: 1 })',
+    () => new WorkerPool({ concurrency: 1 }),
+    noop,
+    {
+      pool: WORKER_POOL,
+      run: RUN,
+    },
+  ),
 };
 
 const fanOutOptionCases = (name: string, call: (options: unknown) => unknown): Case[] => [
@@ -732,6 +970,15 @@ const fanOutTable: Table = {
     ...booleanCases('fanOutIterable', 'options.ordered', (v) =>
       fanOutIterable(items(), work, { window: 1, ordered: v as never }),
     ),
+    ...strictCases(
+      'fanOutIterable',
+      (v) => fanOutIterable(items(), work, v as never),
+      [...FAN_OUT, 'ordered'],
+      ['orderd', 'ordered'],
+      {
+        window: 1,
+      },
+    ),
   ],
   async: [
     ...fanOutItemsCases('fanOut', (v) => fanOut(v as never, work, { window: 1 })),
@@ -739,6 +986,15 @@ const fanOutTable: Table = {
     ...fanOutOptionCases('fanOut', (o) => fanOut(items(), work, o as never)),
     ...booleanCases('fanOut', 'options.settle', (v) =>
       fanOut(items(), work, { window: 1, settle: v as never }),
+    ),
+    ...strictCases(
+      'fanOut',
+      (v) => fanOut(items(), work, v as never),
+      [...FAN_OUT, 'settle'],
+      ['setle', 'settle'],
+      {
+        window: 1,
+      },
     ),
   ],
   aborted: [
@@ -759,11 +1015,25 @@ const fanOutTable: Table = {
           .next(),
     ],
   ],
+  inherited: [
+    ['fanOut(items, fn, { window: 1 })', [...FAN_OUT, 'settle'], () => fanOut([1], noop, { window: 1 })],
+    [
+      'fanOutIterable(items, fn, { window: 1 })',
+      [...FAN_OUT, 'ordered'],
+      () => fanOutIterable([1], noop, { window: 1 }),
+    ],
+  ],
 };
 
 const registryTable: Table = {
   sync: [
     ...optionsCases('new TaskRegistry', (v) => new TaskRegistry(v as never)),
+    ...strictCases(
+      'new TaskRegistry',
+      (v) => new TaskRegistry(v as never),
+      ['name', 'onError'],
+      ['nmae', 'name'],
+    ),
     ...stringCases('new TaskRegistry', 'options.name', (v) => new TaskRegistry({ name: v as never })),
     ...functionCases(
       'new TaskRegistry',
@@ -787,6 +1057,12 @@ const registryTable: Table = {
       /^name must be a string; received function work$/,
     ],
     ...optionsCases('spawn', (v) => registry().spawn('task', work, v as never)),
+    ...strictCases(
+      'spawn',
+      (v) => registry().spawn('task', work, v as never),
+      ['timeout'],
+      ['timout', 'timeout'],
+    ),
     ...numberCases(
       'spawn',
       (v) => registry().spawn('task', work, { timeout: v as number }),
@@ -803,8 +1079,14 @@ const registryTable: Table = {
       timeoutRanges,
       'options.timeout',
     ),
+    ...strictCases('shutdown', (v) => registry().shutdown(v as never), ['timeout'], ['Timeout', 'timeout']),
   ],
   aborted: [],
+  inherited: [
+    ['new TaskRegistry({})', ['name', 'onError'], () => new TaskRegistry({})],
+    ['spawn(name, fn, {})', ['timeout'], () => new TaskRegistry().spawn('task', noop, {}).done],
+    ['shutdown({})', ['timeout'], () => new TaskRegistry().shutdown({})],
+  ],
 };
 
 const piscinaTable: Table = {
@@ -858,6 +1140,10 @@ const piscinaTable: Table = {
       positiveIntRanges,
       'options.concurrency',
     ),
+    ...strictCases('new PiscinaPool', (v) => new PiscinaPool(fakePiscina(), v as never), WORKER_POOL, [
+      'maxqueue',
+      'maxQueue',
+    ]),
   ],
   async: [
     [
@@ -881,8 +1167,18 @@ const piscinaTable: Table = {
       ],
       'an array',
     ),
+    ...poolStrictCases(piscinaPool, { n: 1 }, [...RUN, 'name', 'transferList']),
   ],
   aborted: poolAbortCases(piscinaPool, { n: 1 }),
+  inherited: poolInheritedCases(
+    'PiscinaPool(piscina)',
+    () => new PiscinaPool(idlePiscina(), {}) as unknown as AnyPool,
+    { n: 1 },
+    {
+      pool: WORKER_POOL,
+      run: [...RUN, 'name', 'transferList'],
+    },
+  ),
 };
 
 const pqueueTable: Table = {
@@ -912,6 +1208,10 @@ const pqueueTable: Table = {
       /^queue must be a PQueue instance; received an object$/,
     ],
     ...poolOptionCases('new PQueuePool', (o) => new PQueuePool(new PQueue(), o as never)),
+    ...strictCases('new PQueuePool', (o) => new PQueuePool(new PQueue(), o as never), POOL, [
+      'asynccontext',
+      'asyncContext',
+    ]),
     ...numberCases(
       'concurrency setter',
       (v) => {
@@ -921,8 +1221,16 @@ const pqueueTable: Table = {
       'concurrency',
     ),
   ],
-  async: [...functionCases('run', 'task', (v) => pqueuePool().run(v)), ...poolMethodCases(pqueuePool, work)],
+  async: [
+    ...functionCases('run', 'task', (v) => pqueuePool().run(v)),
+    ...poolMethodCases(pqueuePool, work),
+    ...poolStrictCases(pqueuePool, work),
+  ],
   aborted: poolAbortCases(pqueuePool, work),
+  inherited: poolInheritedCases('PQueuePool(queue)', () => new PQueuePool(sharedQueue, {}), noop, {
+    pool: POOL,
+    run: RUN,
+  }),
 };
 
 const limitTable: Table = {
@@ -946,6 +1254,10 @@ const limitTable: Table = {
       /^limit must be a limiter made by pLimit\(concurrency\); received function pLimit$/,
     ],
     ...poolOptionCases('new LimitPool', (o) => new LimitPool(pLimit(1), o as never)),
+    ...strictCases('new LimitPool', (o) => new LimitPool(pLimit(1), o as never), POOL, [
+      'onerror',
+      'onError',
+    ]),
     ...numberCases(
       'concurrency setter',
       (v) => {
@@ -955,8 +1267,16 @@ const limitTable: Table = {
       'concurrency',
     ),
   ],
-  async: [...functionCases('run', 'task', (v) => limitPool().run(v)), ...poolMethodCases(limitPool, work)],
+  async: [
+    ...functionCases('run', 'task', (v) => limitPool().run(v)),
+    ...poolMethodCases(limitPool, work),
+    ...poolStrictCases(limitPool, work),
+  ],
   aborted: poolAbortCases(limitPool, work),
+  inherited: poolInheritedCases('LimitPool(limit)', () => new LimitPool(sharedLimit, {}), noop, {
+    pool: POOL,
+    run: RUN,
+  }),
 };
 
 const leaseRanges: Array<[unknown, string]> = [
@@ -995,6 +1315,16 @@ const redisTable: Table = {
       /^options\.key must be a non-empty string; received undefined$/,
     ],
     ...optionsCases('new RedisSemaphore', (v) => new RedisSemaphore(dummyRedis(), v as never)),
+    ...strictCases(
+      'new RedisSemaphore',
+      (v) => new RedisSemaphore(dummyRedis(), v as never),
+      REDIS,
+      ['leasems', 'leaseMs'],
+      {
+        key: 'bad-input',
+        permits: 2,
+      },
+    ),
     ...stringCases(
       'new RedisSemaphore',
       'options.key',
@@ -1061,6 +1391,7 @@ const redisTable: Table = {
     ),
     ...signalCases('acquire', 'options.signal', (v) => redisSem().acquire({ signal: v as never })),
     ...optionsCases('acquire', (v) => redisSem().acquire(v as never)),
+    ...strictCases('acquire', (v) => redisSem().acquire(v as never), ACQUIRE, ['wieght', 'weight']),
     // tryAcquire must ask Redis, so it is async: a bad weight rejects before any command.
     ...numberCases('tryAcquire', (v) => redisSem().tryAcquire(v as number), weightRanges, 'weight'),
     [
@@ -1084,12 +1415,20 @@ const redisTable: Table = {
     ),
     ...signalCases('run', 'options.signal', (v) => redisSem().run(work, { signal: v as never })),
     ...optionsCases('run', (v) => redisSem().run(work, v as never)),
+    ...strictCases('run', (v) => redisSem().run(work, v as never), ACQUIRE, ['timout', 'timeout']),
   ],
   aborted: [
     ['acquire({ signal })', (signal) => redisSem().acquire({ signal })],
     ['acquire({ signal, timeout: 0 })', (signal) => redisSem().acquire({ signal, timeout: 0 })],
     ['acquire({ signal, weight: 2 })', (signal) => redisSem().acquire({ signal, weight: 2 })],
     ['run(fn, { signal })', (signal) => redisSem().run(work, { signal })],
+  ],
+  // An aborted signal of their own makes acquire and run reject before any Redis command; an
+  // inherited option read on the way would reject with a TypeError instead.
+  inherited: [
+    ['new RedisSemaphore(client, { key, permits })', REDIS, () => redisSem()],
+    ['acquire({ signal: aborted })', ACQUIRE, () => redisSem().acquire({ signal: aborted() })],
+    ['run(fn, { signal: aborted })', ACQUIRE, () => redisSem().run(noop, { signal: aborted() })],
   ],
 };
 
@@ -1115,11 +1454,26 @@ const requiredDuration = (name: string, option: string, call: (value: unknown) =
 const inspectTable: Table = {
   sync: [
     ...optionsCases('configure', (v) => configure(v as never)),
+    ...strictCases(
+      'configure',
+      (v) => configure(v as never),
+      ['captureOrigins', 'recordAges'],
+      ['captureorigins', 'captureOrigins'],
+    ),
     ...booleanCases('configure', 'options.captureOrigins', (v) =>
       configure({ captureOrigins: v as boolean }),
     ),
     ...booleanCases('configure', 'options.recordAges', (v) => configure({ recordAges: v as boolean })),
     ...optionsCases('watchStalls', (v) => watchStalls(v as never)),
+    ...strictCases(
+      'watchStalls',
+      (v) => watchStalls(v as never),
+      ['threshold', 'interval', 'onStall', 'filter'],
+      ['treshold', 'threshold'],
+      {
+        threshold: 10,
+      },
+    ),
     ...requiredDuration('watchStalls', 'options.threshold', (v) => watchStalls({ threshold: v as number })),
     ...numberCases(
       'watchStalls',
@@ -1140,6 +1494,15 @@ const inspectTable: Table = {
       false,
     ),
     ...optionsCases('watchEventLoop', (v) => watchEventLoop(v as never)),
+    ...strictCases(
+      'watchEventLoop',
+      (v) => watchEventLoop(v as never),
+      ['threshold', 'repeat', 'fd', 'onBlock'],
+      ['onblock', 'onBlock'],
+      {
+        threshold: 10,
+      },
+    ),
     ...requiredDuration('watchEventLoop', 'options.threshold', (v) =>
       watchEventLoop({ threshold: v as number }),
     ),
@@ -1178,6 +1541,7 @@ const inspectTable: Table = {
       'a signal name',
     ),
     ...optionsCases('dumpOnSignal', (v) => dumpOnSignal('SIGUSR2', v as never)),
+    ...strictCases('dumpOnSignal', (v) => dumpOnSignal('SIGUSR2', v as never), ['write'], ['writ', 'write']),
     ...functionCases(
       'dumpOnSignal',
       'options.write',
@@ -1187,6 +1551,27 @@ const inspectTable: Table = {
   ],
   async: [],
   aborted: [],
+  inherited: [
+    ['configure({})', ['captureOrigins', 'recordAges'], () => configure({})],
+    [
+      'watchStalls({ threshold: 10 })',
+      ['threshold', 'interval', 'onStall', 'filter'],
+      () => watchStalls({ threshold: 10 }),
+      (watcher) => (watcher as Watcher).stop(),
+    ],
+    [
+      'watchEventLoop({ threshold: 10 })',
+      ['threshold', 'repeat', 'fd', 'onBlock'],
+      () => watchEventLoop({ threshold: 10 }),
+      (watcher) => (watcher as EventLoopWatcher).stop(),
+    ],
+    [
+      'dumpOnSignal(signal, {})',
+      ['write'],
+      () => dumpOnSignal('SIGUSR2', {}),
+      (stop) => (stop as () => void)(),
+    ],
+  ],
 };
 
 const tables: Record<string, Table> = {
@@ -1216,6 +1601,26 @@ async function atOnce(promise: Promise<unknown>): Promise<{ outcome: string; val
   ]);
 }
 
+// What polluted() sets: a value no option accepts, so reading one is a TypeError.
+const POISON = Symbol('inherited');
+
+/**
+ * Calls `call` while `Object.prototype` has a bad value at each of `keys` (as prototype pollution
+ * leaves it), and restores it before returning. Not at `signal`: Node's own addEventListener reads
+ * `signal` from its options object, inherited or not, so that one breaks every `{ once: true }`
+ * listener in the process (ours, p-queue's), whatever unwedge's options checks do.
+ */
+function polluted<T>(keys: readonly string[], call: () => T): T {
+  const proto = Object.prototype as Record<string, unknown>;
+  keys = keys.filter((key) => key !== 'signal');
+  for (const key of keys) proto[key] = POISON;
+  try {
+    return call();
+  } finally {
+    for (const key of keys) delete proto[key];
+  }
+}
+
 /** Calls `call`, which must not throw, and returns the promise it must return. */
 function promiseOf(call: () => unknown): Promise<unknown> {
   let result: unknown;
@@ -1230,7 +1635,7 @@ for (const [primitive, table] of Object.entries(tables)) {
   describe(primitive, () => {
     if (table.sync.length > 0) {
       describe('synchronous calls throw at once', () => {
-        test.each(table.sync)('%s', (_label, call, errorClass, message) => {
+        test.each(table.sync)('%s', (_label, call, errorClass, message, cause) => {
           let thrown: unknown;
           try {
             call();
@@ -1239,16 +1644,18 @@ for (const [primitive, table] of Object.entries(tables)) {
           }
           expect(thrown).toBeInstanceOf(errorClass);
           expect((thrown as Error).message).toMatch(message);
+          if (cause !== undefined) expect((thrown as Error).cause).toBe(cause);
         });
       });
     }
     if (table.async.length > 0) {
       describe('async calls reject at once and never throw synchronously', () => {
-        test.each(table.async)('%s', async (_label, call, errorClass, message) => {
+        test.each(table.async)('%s', async (_label, call, errorClass, message, cause) => {
           const { outcome, value } = await atOnce(promiseOf(call));
           expect(outcome).toBe('rejected');
           expect(value).toBeInstanceOf(errorClass);
           expect((value as Error).message).toMatch(message);
+          if (cause !== undefined) expect((value as Error).cause).toBe(cause);
         });
       });
     }
@@ -1261,6 +1668,21 @@ for (const [primitive, table] of Object.entries(tables)) {
           const { outcome, value } = await atOnce(promiseOf(() => call(controller.signal)));
           expect(outcome).toBe('rejected');
           expect(value).toBe(reason);
+        });
+      });
+    }
+    if (table.inherited.length > 0) {
+      describe('options set on Object.prototype are never read', () => {
+        test.each(table.inherited)('%s', async (_label, keys, call, dispose) => {
+          // A throw here fails the test: an inherited key was read and found wrong.
+          const { outcome, value } = await atOnce(Promise.resolve(polluted([...keys, 'timout'], call)));
+          if (outcome === 'rejected') {
+            expect(value).not.toBeInstanceOf(TypeError);
+            expect(value).not.toBeInstanceOf(RangeError);
+          } else {
+            expect(outcome).toBe('fulfilled');
+            await dispose?.(value);
+          }
         });
       });
     }
@@ -1323,6 +1745,26 @@ describe('a bad call changes nothing', () => {
       p.concurrency = 0;
     }).toThrow(RangeError);
     expect(p.concurrency).toBe(1);
+  });
+});
+
+describe('prototype pollution (issue 16)', () => {
+  test('a timeout set on Object.prototype does not make pool.run time out', async () => {
+    vi.useFakeTimers();
+    const p = new WorkerPool({ concurrency: 1 });
+    const proto = Object.prototype as { timeout?: unknown };
+    proto.timeout = 1;
+    try {
+      const run = p.run(() => new Promise((resolve) => setTimeout(resolve, 50, 'done')), {
+        signal: new AbortController().signal,
+      });
+      await vi.advanceTimersByTimeAsync(50);
+      await expect(run).resolves.toBe('done');
+    } finally {
+      delete proto.timeout;
+      vi.useRealTimers();
+      await p.shutdown();
+    }
   });
 });
 

@@ -2,7 +2,7 @@
 // it the pool contract. p-limit's own `clearQueue()` drops queued calls and leaves their promises
 // pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import { BasePool, beginQueued, type Job, type Pool, type PoolOptions } from '../pool.js';
+import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool.js';
 
 /** What the front uses of a `pLimit()` limiter: pass the limiter itself (p-limit is never imported here). */
 export interface LimitLike {
@@ -38,7 +38,7 @@ export class LimitPool extends BasePool implements Pool {
     private readonly limit: LimitLike,
     options?: PoolOptions,
   ) {
-    super(check.options<PoolOptions>(options));
+    super(check.options<PoolOptions>(options, POOL_KEYS));
     check.func(limit, 'limit');
     // The front reads these to bound its line (maxQueue) and to honour queueTimeout: 0; `pLimit`
     // itself, passed instead of `pLimit(n)`, has neither.

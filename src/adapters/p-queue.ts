@@ -2,7 +2,7 @@
 // the pool contract. p-queue's own `clear()` drops queued tasks and leaves the promises it handed
 // out pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import { BasePool, beginQueued, type Job, type Pool, type PoolOptions } from '../pool.js';
+import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool.js';
 
 /** What the front uses of a `PQueue`: pass the queue itself (p-queue is never imported here). */
 export interface PQueueLike {
@@ -45,7 +45,7 @@ export class PQueuePool extends BasePool implements Pool {
     private readonly queue: PQueueLike,
     options?: PoolOptions,
   ) {
-    super(check.options<PoolOptions>(options));
+    super(check.options<PoolOptions>(options, POOL_KEYS));
     if (queue === null || typeof queue !== 'object') {
       throw new TypeError(`queue must be a PQueue instance; received ${check.show(queue)}`);
     }

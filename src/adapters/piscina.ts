@@ -10,6 +10,8 @@ import {
   type PoolRunOptions,
   type PoolShutdownOptions,
   type PoolShutdownReport,
+  RUN_KEYS,
+  WORKER_POOL_KEYS,
   WorkerPool,
 } from '../pool.js';
 
@@ -48,6 +50,9 @@ export interface PiscinaRunOptions extends PoolRunOptions {
   transferList?: readonly unknown[];
 }
 
+// Piscina's own per-task options that the front documents; any other key is a TypeError.
+const PISCINA_RUN_KEYS = [...RUN_KEYS, 'name', 'transferList'] as const;
+
 /**
  * Gives a `Piscina` the pool contract: `run(input)` with `signal`, `timeout` and `queueTimeout`
  * that settles at once on abort, timeout or shutdown (piscina terminates the thread of an aborted
@@ -80,7 +85,7 @@ export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
     }
     check.func(piscina.run, 'piscina.run');
     check.func(piscina.destroy, 'piscina.destroy');
-    const o = check.options<PiscinaPoolOptions>(options);
+    const o = check.options<PiscinaPoolOptions>(options, WORKER_POOL_KEYS);
     // `null` is a bad concurrency, not "the default": only a missing one is taken from piscina.
     const concurrency = o.concurrency === undefined ? threadsOf(piscina) : o.concurrency;
     this.pool = new WorkerPool({ ...o, concurrency });
@@ -127,7 +132,7 @@ export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
           `input must be data a worker thread can receive, not a function; received ${check.show(input)}`,
         );
       }
-      ({ name, transferList, ...rest } = check.options<PiscinaRunOptions>(options));
+      ({ name, transferList, ...rest } = check.options<PiscinaRunOptions>(options, PISCINA_RUN_KEYS));
       check.string(name, 'options.name');
       if (transferList !== undefined && !Array.isArray(transferList)) {
         throw new TypeError(`options.transferList must be an array; received ${check.show(transferList)}`);

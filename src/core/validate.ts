@@ -1,4 +1,8 @@
 // Argument checks shared by every primitive. Each throws at once, naming the option and the value.
+import { types } from 'node:util';
+
+const { isProxy } = types;
+const { hasOwn } = Object;
 
 /** Renders a received value for an error message: short, unambiguous, never throwing. */
 export function show(value: unknown): string {
@@ -101,12 +105,111 @@ export function boolean(value: unknown, name: string): boolean | undefined {
   return value;
 }
 
-/** An options bag: a plain object or `undefined` (never `null`, a function or a primitive). */
-export function options<T extends object>(value: unknown, name = 'options'): Partial<T> {
-  if (value === undefined) return {};
+// What `options()` returns for `undefined`: nothing to read, shared by every call.
+const NONE: Readonly<Record<string, never>> = Object.freeze(Object.create(null));
+
+// What `options()` returns otherwise: the own values, on an empty prototype that has no prototype,
+// so a key not given reads `undefined` whatever Object.prototype holds. Made with `new`, not
+// Object.create(null) (a dictionary object): about 55 instead of 105 ns per call (micro-benchmark).
+const Snapshot = function Snapshot() {} as unknown as new () => Record<string, unknown>;
+Snapshot.prototype = Object.create(null);
+
+/**
+ * An options bag: `undefined`, or a plain object (its prototype `Object.prototype` or `null`) whose
+ * own enumerable keys are all in `keys`. Returns a null-prototype snapshot of its own values, read
+ * once each. Issue 16: a misspelled key (`{ timout: 50 }`) was ignored and the call waited forever,
+ * and a key set on `Object.prototype` was honoured by every call; now the first is a TypeError
+ * naming the key it probably meant, and the second is never read.
+ */
+export function options<T extends object>(
+  value: unknown,
+  keys: readonly (keyof T & string)[],
+  name = 'options',
+): Partial<T> {
+  if (value === undefined) return NONE as Partial<T>;
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     fail('type', name, 'an object', value);
-  return value as Partial<T>;
+  // Before getPrototypeOf, which would run a trap: a proxy can answer each read differently.
+  if (isProxy(value)) throw new TypeError(`${name} must be a plain object; received a Proxy`);
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    // `show` calls Object.create({ timeout: 1 }) "an object", which reads as the fix, not the fault.
+    const shown = show(value);
+    throw new TypeError(
+      `${name} must be a plain object; received ${shown === 'an object' ? 'an object with a prototype other than Object.prototype' : shown}`,
+    );
+  }
+  const snapshot = new Snapshot();
+  // for-in allocates no key array; it also lists inherited enumerable keys, which are skipped.
+  for (const key in value) {
+    if (!hasOwn(value, key)) continue;
+    if (!(keys as readonly string[]).includes(key)) unknownKey(key, keys, name);
+    try {
+      snapshot[key] = (value as Record<string, unknown>)[key];
+    } catch (error) {
+      throw new TypeError(`${name}${pathOf(key)} could not be read: ${messageOf(error)}`, { cause: error });
+    }
+  }
+  return snapshot as Partial<T>;
+}
+
+function unknownKey(key: string, keys: readonly string[], name: string): never {
+  const near = nearest(key, keys);
+  throw new TypeError(
+    near === undefined
+      ? `${name}${pathOf(key)} is not an option (expected one of: ${keys.join(', ')})`
+      : `${name}${pathOf(key)} is not an option; did you mean ${near}?`,
+  );
+}
+
+/** `.timeout`, or `["a b"]` for a key that is not an identifier. */
+function pathOf(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : show(error);
+}
+
+/**
+ * The valid key `key` was probably meant to be: the closest by Damerau-Levenshtein distance,
+ * ignoring case, within 2 edits and within a third of the longer word (so `fd` does not suggest
+ * any two-letter key). Ties go to the first in `keys`.
+ */
+function nearest(key: string, keys: readonly string[]): string | undefined {
+  const typed = key.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of keys) {
+    const d = distance(typed, candidate.toLowerCase());
+    if (d < bestDistance && d <= Math.floor(Math.max(typed.length, candidate.length) / 3)) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Damerau-Levenshtein distance (optimal string alignment): insertions, deletions, substitutions, swaps. */
+function distance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3; // farther than any suggestion; long keys stay cheap
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        row.push(j);
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      row.push(d);
+    }
+    rows.push(row);
+  }
+  return rows[a.length]![b.length]!;
 }
 
 /** A semaphore's weight: an integer from 1 to its `total` permits. */
@@ -116,12 +219,14 @@ export function weight(value: unknown, name: string, total: number): number {
   return w;
 }
 
+const ACQUIRE_KEYS = ['weight', 'signal', 'timeout'] as const;
+
 /** The options of a semaphore's `acquire` (local or in Redis): `weight` (default 1) up to `total`, `signal`, `timeout`. */
 export function acquireOptions(
   value: unknown,
   total: number,
 ): { weight: number; signal: AbortSignal | undefined; timeout: number | undefined } {
-  const o = options<{ weight?: unknown; signal?: unknown; timeout?: unknown }>(value);
+  const o = options<{ weight?: unknown; signal?: unknown; timeout?: unknown }>(value, ACQUIRE_KEYS);
   return {
     weight: o.weight === undefined ? 1 : weight(o.weight, 'options.weight', total),
     signal: signal(o.signal, 'options.signal'),

@@ -35,6 +35,8 @@ export interface WatchEventLoopOptions {
   onBlock?: (block: EventLoopBlock) => void;
 }
 
+const WATCH_EVENT_LOOP_KEYS = ['threshold', 'repeat', 'fd', 'onBlock'] as const;
+
 /** A running {@link watchEventLoop}. */
 export interface EventLoopWatcher {
   /** Resolves once the worker watches (a block before that goes unreported live). */
@@ -89,7 +91,7 @@ parentPort.postMessage('ready');
  * ```
  */
 export function watchEventLoop(options: WatchEventLoopOptions): EventLoopWatcher {
-  const o = check.options<WatchEventLoopOptions>(options, 'options');
+  const o = check.options<WatchEventLoopOptions>(options, WATCH_EVENT_LOOP_KEYS);
   const threshold = check.duration(o.threshold, 'options.threshold');
   const repeat =
     o.repeat === undefined ? Math.max(threshold, 1_000) : check.duration(o.repeat, 'options.repeat');

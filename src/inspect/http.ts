@@ -67,6 +67,8 @@ export interface Disposer {
 
 const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 
+const DUMP_KEYS = ['write'] as const;
+
 /**
  * Writes the dump ({@link formatInspect}) to stderr each time the process receives `signal`
  * (default `SIGUSR2`; `SIGUSR1` is Node's inspector), e.g. `kill -USR2 <pid>`. Listening for a
@@ -87,7 +89,7 @@ export function dumpOnSignal(
 ): Disposer {
   if (typeof signal !== 'string')
     throw new TypeError(`signal must be a signal name; received ${check.show(signal)}`);
-  const o = check.options<{ write?: (text: string) => void }>(options);
+  const o = check.options<{ write?: (text: string) => void }>(options, DUMP_KEYS);
   const write =
     o.write === undefined
       ? (text: string) => process.stderr.write(text)

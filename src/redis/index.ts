@@ -32,6 +32,8 @@ export interface RedisSemaphoreOptions {
   onError?: (error: unknown) => void;
 }
 
+const REDIS_SEMAPHORE_KEYS = ['key', 'permits', 'leaseMs', 'name', 'onError'] as const;
+
 /**
  * Permits held from a {@link RedisSemaphore}, with a signal that says when they are no longer held.
  * `release()` never throws and never waits: it is sent at the end of the current tick (or with
@@ -179,7 +181,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     ) {
       throw new TypeError(`client must be an ioredis client; received ${check.show(client)}`);
     }
-    const o = check.options<RedisSemaphoreOptions>(options);
+    const o = check.options<RedisSemaphoreOptions>(options, REDIS_SEMAPHORE_KEYS);
     const key = check.string(o.key, 'options.key');
     if (key === undefined || key === '') {
       throw new TypeError(`options.key must be a non-empty string; received ${check.show(o.key)}`);
