@@ -2,9 +2,9 @@
 // shutdown waited for workers hung on network I/O, and the server stopped answering). run()
 // settles on the task's outcome, its abort, its timeout or the pool's shutdown, whichever comes
 // first; a task that ignores its signal keeps its slot until it really settles, so the limit holds.
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { AsyncLocalStorage, type AsyncResource } from 'node:async_hooks';
 import { inspect } from 'node:util';
-import { contextIsFree, startInCallerContext } from './core/task.js';
+import { callerContext, contextIsFree } from './core/task.js';
 import { startTimer } from './core/timer.js';
 import {
   flags,
@@ -18,17 +18,7 @@ import {
   type WaitSnapshot,
 } from './core/track.js';
 import * as check from './core/validate.js';
-import {
-  disarm,
-  enqueue,
-  fail,
-  liveHead,
-  park,
-  resolveOnly,
-  settle,
-  Waiter,
-  type WaitHost,
-} from './core/wait.js';
+import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
 
@@ -147,8 +137,8 @@ type JobState = typeof QUEUED | typeof RUNNING | typeof ABANDONED | typeof DONE;
 export class Job extends Waiter<unknown> {
   /** The task until it is called; then where the job is (one field less per queued task). */
   private task: PoolTask<unknown> | JobState;
-  /** While queued: starts the task at its caller's turn (see `BasePool.#park`). */
-  grant: ((job: Job) => void) | undefined = undefined;
+  /** While queued: the async context of the `run()` call, which the task starts in. */
+  context: AsyncResource | undefined = undefined;
 
   constructor(fn: PoolTask<unknown>) {
     super();
@@ -215,9 +205,6 @@ let capturing: Job;
 function capture(resolve: (value: unknown) => void): void {
   capturing.resolve = resolve;
 }
-function captureGrant(resolve: (job: Job) => void): void {
-  capturing.grant = resolve;
-}
 
 // The only ways to take a slot for a queued job (see BasePool's static block).
 let grantSlot: (pool: BasePool, job: Job) => void;
@@ -248,12 +235,6 @@ export abstract class BasePool implements WaitHost<Job> {
   protected readonly maxQueue: number;
   protected readonly timeout: number | undefined;
   private abandonedJobs = 0;
-  /** Jobs given a slot that start at their caller's next turn (see `enter`). */
-  private granted = 0;
-  /** The job submit() is handing to a front's peer right now. */
-  #enqueuing: Job | undefined = undefined;
-  /** In a front: queued jobs the peer started → what fulfils the peer's promise when the task settles. */
-  private peerHolds: Map<Job, () => void> | undefined;
   /** The signal of every task that has no abort source of its own but shutdown (see `start`). */
   private shared: AbortController | undefined;
   /** Parents with unsettled children → how many: their slot is freed when the last one settles. */
@@ -440,58 +421,27 @@ export abstract class BasePool implements WaitHost<Job> {
         ? new Job(task)
         : new OwnJob(task, timeout, queueTimeout);
     this.list();
-    // A peer may start the job inside enqueued() (p-queue does when it has room): that is still
-    // this call, in the caller's context, so the task starts now, as it would on a free slot.
-    this.#enqueuing = job;
+    const promise = this.#park(job, signal, queueTimeout);
     this.enqueued(job);
-    this.#enqueuing = undefined;
-    if (this.peerHolds?.has(job) && !job.linked) {
-      this.used++;
-      return this.#launch(job, signal);
-    }
-    return this.#park(job, signal, queueTimeout);
-  }
-
-  /**
-   * A queued job was given a slot (`used` and `granted` count it) and its caller's continuation runs
-   * now, in the caller's context: start the task, unless the pool was shut down or the caller's
-   * signal aborted since the grant; then hand the slot back and reject, without starting it.
-   */
-  readonly #enter = (job: Job): void => {
-    this.granted--;
-    const signal = job.signal;
-    if (this.state === 'closed' || signal?.aborted) {
-      job.state = DONE;
-      if (this.peerHolds !== undefined) this.#endPeerHold(job);
-      this.#freeSlot();
-      job.reject(signal?.aborted ? signal.reason : this.closedError('was shut down before the task started'));
-      return;
-    }
-    this.#start(job);
-  };
-
-  /**
-   * Puts `job` in line and returns its caller's promise. Its grant is a promise of its own, whose
-   * reaction (registered here, in the caller's async context) starts the task: see
-   * `startInCallerContext`. A job that leaves the line rejects its caller's promise directly, and
-   * its grant, never settled, is collected with it.
-   */
-  #park(job: Job, signal: AbortSignal | undefined, queueTimeout: number | undefined): Promise<unknown> {
-    capturing = job;
-    const promise = new Promise(capture);
-    startInCallerContext(new Promise<Job>(captureGrant), this.#enter);
-    enqueue(this, job, signal, queueTimeout);
     return promise;
   }
 
-  /** Gives a queued job, already out of line, its slot: it starts at its caller's next turn. */
-  #grant(job: Job): void {
-    this.used++;
-    this.granted++;
+  /**
+   * Puts `job` in line and returns its caller's promise. The caller's async context is kept with
+   * the job, and the task starts in it (see `#startQueued`), whoever frees the slot.
+   */
+  #park(job: Job, signal: AbortSignal | undefined, queueTimeout: number | undefined): Promise<unknown> {
+    job.context = callerContext();
+    return park<unknown, Job>(this, job, signal, queueTimeout);
+  }
+
+  /** Gives a queued job, already out of line, its slot, and starts it in its caller's context. */
+  #grant(job: Job): Promise<void> | undefined {
     disarm(job);
-    const grant = job.grant!;
-    job.grant = undefined;
-    grant(job);
+    this.used++;
+    const context = job.context!;
+    job.context = undefined;
+    return context.runInAsyncScope(this.#start, this, job);
   }
 
   // Slots are taken and given back only here and through these module functions, never through a
@@ -520,7 +470,7 @@ export abstract class BasePool implements WaitHost<Job> {
    * (measured in bench/pool.ts), and a task that declares no parameter cannot add listeners to the
    * shared signal that would outlive it.
    */
-  #start(job: Job): void {
+  #start(job: Job): Promise<void> | undefined {
     const fn = job.fn;
     job.state = RUNNING;
     this.running.push(job);
@@ -554,11 +504,11 @@ export abstract class BasePool implements WaitHost<Job> {
       current = outerJob;
       currentPool = outerPool;
       this.#finish(job, error, false);
-      return;
+      return undefined;
     }
     current = outerJob;
     currentPool = outerPool;
-    Promise.resolve(result).then(
+    return Promise.resolve(result).then(
       (value) => this.#finish(job, value, true),
       (error: unknown) => this.#finish(job, error, false),
     );
@@ -587,7 +537,6 @@ export abstract class BasePool implements WaitHost<Job> {
   /** The task settled: settle its `run()` (unless abandoned) and free its slot if nothing else holds it. */
   #finish(job: Job, outcome: unknown, ok: boolean): void {
     this.running.remove(job);
-    if (this.peerHolds !== undefined) this.#endPeerHold(job);
     if (job.state === RUNNING) {
       job.state = DONE;
       disarm(job);
@@ -630,22 +579,14 @@ export abstract class BasePool implements WaitHost<Job> {
     this.serve();
   }
 
-  /** The peer's slot for `job` is free again (a front's task settled or never started). */
-  #endPeerHold(job: Job): void {
-    const end = this.peerHolds!.get(job);
-    if (end === undefined) return;
-    this.peerHolds!.delete(job);
-    end();
-  }
-
   /** @internal Starts what may start now; the base only notices when the pool went idle. */
   protected serve(): void {
     this.checkIdle();
   }
 
-  /** Whether nothing is queued, about to start or running (abandoned tasks included). */
+  /** Whether nothing is queued or running (abandoned tasks included). */
   private get isIdle(): boolean {
-    return this.waiters.length === 0 && this.running.length === 0 && this.granted === 0;
+    return this.waiters.length === 0 && this.running.length === 0;
   }
 
   protected checkIdle(): void {
@@ -693,20 +634,12 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   /**
-   * Takes a queued job out of line and gives it a slot, if it is still queued. Returns a promise
-   * that fulfils when the task has settled (or was handed back without starting), so that a peer
-   * holds its slot until then.
+   * Takes a queued job out of line and starts it on a slot, if it is still queued. Returns a
+   * promise that fulfils when the task has settled, so that a peer holds its slot until then.
    */
   #begin(job: Job): Promise<void> | undefined {
-    const now = job === this.#enqueuing; // not parked yet: submit() starts it on return
-    if (job.state !== QUEUED || (!now && !this.waiters.remove(job))) return undefined;
-    this.peerHolds ??= new Map();
-    const holds = this.peerHolds;
-    const held = new Promise<void>((resolve) => {
-      holds.set(job, resolve);
-    });
-    if (!now) this.#grant(job);
-    return held;
+    if (job.state !== QUEUED || !this.waiters.remove(job)) return undefined;
+    return this.#grant(job);
   }
 
   /** @internal The peer gave up a job it never started (e.g. its queue was cleared with rejection). */
@@ -781,8 +714,7 @@ export abstract class BasePool implements WaitHost<Job> {
     const reason = this.closedError('was shut down while the task ran');
     this.shared?.abort(reason);
     for (const job of running) this.abandon(job, reason);
-    // Jobs given a slot whose caller has not had its turn yet never start (see `enter`).
-    w.cancelled += queued.length + this.granted;
+    w.cancelled += queued.length;
     w.aborted += running.length;
   }
 

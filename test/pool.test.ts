@@ -279,8 +279,6 @@ describe('concurrency', () => {
     );
     expect(started).toEqual([1]);
     pool.concurrency = 3;
-    // Granted at once; each starts at its caller's next turn, in its caller's async context.
-    await ticks(1);
     expect(started).toEqual([1, 2, 3]);
     expect(pool.concurrency).toBe(3);
     gate.resolve();
@@ -306,7 +304,6 @@ describe('concurrency', () => {
     expect(started).toEqual([0, 1, 2]); // still 1 running: at the new limit
     gates[2]!.resolve();
     await runs[2];
-    await ticks(1); // the queued task starts at its caller's next turn
     expect(started).toEqual([0, 1, 2, 3]);
     gates[3]!.resolve();
     await runs[3];

@@ -98,20 +98,6 @@ export function park<T, W extends Waiter<unknown> = Waiter<unknown>>(
     waiter.resolve = resolve;
     waiter.reject = reject;
   });
-  enqueue(host, waiter, signal, timeout);
-  return promise;
-}
-
-/**
- * As {@link park}, for a waiter whose `resolve` and `reject` its host has already set: a pool's
- * queued job settles its caller's promise, while its grant goes through a promise of its own.
- */
-export function enqueue<W extends Waiter<unknown>>(
-  host: WaitHost<W>,
-  waiter: W,
-  signal: AbortSignal | undefined,
-  timeout: number | undefined,
-): void {
   host.waiters.push(waiter);
   if (signal !== undefined) {
     waiter.signal = signal;
@@ -125,9 +111,10 @@ export function enqueue<W extends Waiter<unknown>>(
   // on: the read cost parked waits 10-15 % in the limiter benchmark. A reading cached per run of
   // JavaScript was tried; invalidating it (queueMicrotask) cost more than the read.
   waiter.since = flags.timing ? now() : UNTIMED;
-  if (flags.origins) recordOrigin(waiter, enqueue);
+  if (flags.origins) recordOrigin(waiter, park);
   if (waitStart.hasSubscribers || waitEnd.hasSubscribers)
     publishStart(waiter, describe(host, waiter, timeout));
+  return promise;
 }
 
 function describe<W extends Waiter<unknown>>(host: WaitHost<W>, waiter: W, timeout: number | undefined) {
