@@ -102,7 +102,7 @@ export interface PoolOptions {
    * Also recognise a nested `run()` made after an `await` without the parent's signal, through
    * `AsyncLocalStorage`. Default: on where an active `AsyncLocalStorage` is free (Node >= 24, unless
    * run with `--no-async-context-frame`), off on Node 20 and 22, where it makes every promise in the
-   * process about 2.4x as costly.
+   * process about 3x as costly (bench/context.ts).
    */
   asyncContext?: boolean;
   /** Receives the failure of a task whose `run()` had already rejected. Default: stderr. */

@@ -18,7 +18,7 @@ export interface SemaphoreOptions {
    * `run()` or `fanOut()` callback that holds it, once every permit is held by such waiting
    * holders. It tracks holders with `AsyncLocalStorage`. Default: on where an active
    * AsyncLocalStorage is free (Node >= 24, unless run with `--no-async-context-frame`); off on
-   * Node 20 and 22, where it makes every promise in the process about 2.4x as costly.
+   * Node 20 and 22, where it makes every `await` in the process about 3x as costly (bench/context.ts).
    */
   detectDeadlocks?: boolean;
 }

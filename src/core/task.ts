@@ -13,10 +13,12 @@ import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
  * one when it queues it, and only then (a function started at once already runs in its caller's
  * context).
  *
- * Measured per queued task (bench/context.ts, with an AsyncLocalStorage active): an AsyncResource
- * costs 165-260 ns to make and 13-25 ns to enter on Node 20-26, less than the await pattern's turn
- * promise and its reaction (334-1,195 ns), and it starts the task in the same tick as the grant;
- * `AsyncLocalStorage.snapshot()` costs 0.9-11.6 us.
+ * Why an AsyncResource and not the await pattern (a turn promise per queued task, whose reaction
+ * starts the task): measured end to end, 200,000 queued `WorkerPool.run`s at concurrency 16 cost
+ * ~1.05 us each this way against ~1.5-2.3 us with a turn promise on Node 24 (0.85 us before the
+ * context was kept at all), ~1.8 us against ~2.0-2.6 us on Node 20 (1.5 us before), and the task
+ * starts in the same tick as its grant. Per operation (bench/context.ts): 106-182 ns to make, 16-19
+ * ns to enter on Node 20-26; `AsyncLocalStorage.snapshot()` costs 1.1-12.6 us.
  */
 export function callerContext(): AsyncResource {
   return new AsyncResource('unwedge.task');
@@ -26,9 +28,10 @@ export function callerContext(): AsyncResource {
  * Whether an active AsyncLocalStorage is free in this process: true where Node propagates context
  * through AsyncContextFrame (the default from Node 24, or Node 22 with
  * `--experimental-async-context-frame`), false where it uses async_hooks (Node 20 and 22, or 24+
- * with `--no-async-context-frame`), on which an active store made every promise 2.3-2.4x as
- * costly (588 vs 580 ns per promise chain on 24/26). The async_hooks store is the one whose class
- * has `_propagate`.
+ * with `--no-async-context-frame`). Measured per `await` (bench/context.ts): 61 -> 194 ns on Node
+ * 20 and 54 -> 170 ns on 22 once a store is active; 72 -> 58 ns on 24 and 70 -> 48 ns on 26.
+ * (Free per promise, not per `run()`: `AsyncLocalStorage.run` costs ~275 ns on 24/26, 22-28 ns on
+ * 20/22.) The async_hooks store is the one whose class has `_propagate`.
  */
 export const contextIsFree: boolean =
   typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function';
