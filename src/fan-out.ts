@@ -250,15 +250,17 @@ class Run<T, R> implements Call {
     const signal = options.signal;
     if (signal !== undefined) {
       // The caller's own abort ends the fan-out at once, even if a call ignores its signal: the
-      // calls in flight keep their permits and pool slots until they really settle.
+      // calls in flight keep their permits and pool slots until they really settle. Listened to
+      // from the first pump(), so that an iterable never iterated adds no listener.
       this.onAbort = () => this.stop(true, signal.reason, true);
-      signal.addEventListener('abort', this.onAbort, { once: true });
     }
   }
 
   /** Reads and starts items while slots are free. */
   pump(): void {
     if (this.pulling) return;
+    if (this.iterator === undefined && this.onAbort !== undefined && !this.ended)
+      this.options.signal!.addEventListener('abort', this.onAbort, { once: true });
     try {
       this.iterator ??= this.sync
         ? (this.items as Iterable<T>)[Symbol.iterator]()
@@ -355,6 +357,11 @@ class Run<T, R> implements Call {
       };
       try {
         return await pool.run(task, { signal: context.signal });
+      } catch (error) {
+        // The pool gave up on a call that still runs: without `settle` that error stops the fan-out
+        // now (nothing new starts), though this call keeps its permits and window place until it ends.
+        if (running !== undefined && !this.settle) this.stop(true, error);
+        throw error;
       } finally {
         if (running !== undefined) await running;
       }
@@ -405,7 +412,8 @@ class Run<T, R> implements Call {
     this.stopped = true;
     this.failed = failed;
     this.reason = reason;
-    if (this.onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.onAbort);
+    // The caller's abort listener stays until the run ends: while a stopped run waits for calls that
+    // ignore their signal, the caller's abort still ends it at once (endNow removes it).
     this.controller.abort(reason);
     if (!this.exhausted) {
       this.exhausted = true;

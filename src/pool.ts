@@ -428,7 +428,7 @@ export abstract class BasePool implements WaitHost<Job> {
 
   /**
    * Puts `job` in line and returns its caller's promise. The caller's async context is kept with
-   * the job, and the task starts in it (see `#startQueued`), whoever frees the slot.
+   * the job, and the task starts in it (see `#grant`), whoever frees the slot.
    */
   #park(job: Job, signal: AbortSignal | undefined, queueTimeout: number | undefined): Promise<unknown> {
     job.context = callerContext();
@@ -844,8 +844,8 @@ export class WorkerPool extends BasePool implements Pool {
    * `signal` aborts the task's signal with that reason and rejects at once; the task keeps its slot
    * until it settles (see `abandoned`). Called from inside a task of this pool, the child starts at
    * once on its parent's slot. The task runs in the async context of this call (AsyncLocalStorage),
-   * even when it waited in line: a queued task starts at its caller's next turn after its slot is
-   * granted, and not at all if `signal` aborted or the pool was shut down by then.
+   * even when it waited in line: a queued task starts in it the moment its slot is granted, whoever
+   * freed the slot.
    */
   override run<T>(task: PoolTask<T>, options?: PoolRunOptions): Promise<Awaited<T>> {
     // Hot path: no options, open, not nested. One job record and the returned promise; no timer

@@ -743,6 +743,7 @@ class QueueConsumer<T> implements Consumer {
     if (this.timeout !== undefined) {
       timer = startTimer(() => {
         timer = undefined;
+        if (task.signal.aborted) return; // stopped already: not a timeout of its own
         const reason = this.#handlerTimeoutError();
         task.abort(reason);
         this.#report(reason, item);

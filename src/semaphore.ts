@@ -245,8 +245,8 @@ export class Semaphore implements SemaphoreLike {
    * Acquires as {@link acquire} does, calls `fn`, and releases when `fn`'s result settles
    * (return, throw or rejection). Resolves or rejects as `fn` does. `timeout` and `signal` bound
    * only the wait for permits: once `fn` has started, it is not interrupted. `fn` runs in the async
-   * context of this call (AsyncLocalStorage), even when it waited in line: a queued `fn` starts at
-   * its caller's next turn after the grant, and not at all if `signal` aborted by then.
+   * context of this call (AsyncLocalStorage), even when it waited in line: a queued `fn` starts in
+   * it the moment its permits are granted, whoever released them.
    */
   run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
     // Hot path: a free permit, nobody in line, no options. No closure or waiter is allocated;

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { DeadlockError, fanOut, fanOutIterable, type PoolLike, Semaphore } from '../src/index.js';
 import { track } from './support/promises.js';
@@ -458,6 +459,16 @@ describe('deadlocks', () => {
 });
 
 describe('fanOutIterable', () => {
+  test('an iterable never iterated adds no listener to its signal; the first next() does', async () => {
+    const controller = new AbortController();
+    const iterable = fanOutIterable([1], async (n) => n, { window: 1, signal: controller.signal });
+    const it = iterable[Symbol.asyncIterator]();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    expect(await it.next()).toEqual({ done: false, value: 1 });
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
   test('yields in input order by default and as completed with ordered: false', async () => {
     const delays = [30, 10, 20];
     const call = (ms: number) => new Promise<number>((resolve) => setTimeout(() => resolve(ms), ms));

@@ -940,6 +940,24 @@ describe('consume', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  test('a handler stopped before its timeout is not reported as timed out when the timeout passes', async () => {
+    const queue = new BoundedQueue<string>({ capacity: 4 });
+    const errors: unknown[] = [];
+    const hung = deferred();
+    const consumer = queue.consume(() => hung.promise, {
+      timeout: 100,
+      onError: (error) => errors.push(error),
+    });
+    await queue.put('a');
+    await vi.advanceTimersByTimeAsync(10);
+    const stopped = consumer.stop();
+    await vi.advanceTimersByTimeAsync(200); // past its timeout, still running (it ignores its signal)
+    expect(errors).toEqual([]);
+    hung.resolve();
+    await stopped;
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   test('a handler that fails differently after its timeout is reported again, once', async () => {
     const queue = new BoundedQueue<string>({ capacity: 4 });
     const errors: unknown[] = [];

@@ -90,3 +90,34 @@ test('consumer handlers past their timeout keep their place: concurrency 1 runs 
   expect(counts).toEqual({ now: 0, most: 1, started: 5 });
   expect(errors).toHaveLength(5); // each timeout reported once
 });
+
+test("a fan-out stopped by a failed call, waiting for one that ignores its signal, still settles on the caller's abort", async () => {
+  const controller = new AbortController();
+  const result = track(
+    fanOut([1, 2], (n) => (n === 1 ? Promise.reject(new Error('item 1')) : new Promise(() => {})), {
+      window: 2,
+      signal: controller.signal,
+    }),
+  );
+  await vi.advanceTimersByTimeAsync(10);
+  expect(result.status).toBe('pending'); // waits for item 2, which it aborted
+  controller.abort(new Error('stop'));
+  await vi.advanceTimersByTimeAsync(0);
+  expect((result.reason as Error).message).toBe('item 1'); // the first reason stands
+});
+
+test('a call the pool timed out stops the fan-out at once: nothing new starts while it winds down', async () => {
+  const pool = new WorkerPool({ concurrency: 4, timeout: 10 });
+  const started: number[] = [];
+  const call = async (n: number) => {
+    started.push(n);
+    await new Promise((resolve) => setTimeout(resolve, n === 1 ? 50 : 4)); // item 1 ignores its signal
+  };
+  const result = track(fanOut([1, 2, 3, 4, 5, 6, 7, 8], call, { window: 2, pool }));
+  await vi.advanceTimersByTimeAsync(10); // item 1 times out; items 2, 3 and 4 ran beside it
+  expect(started).toEqual([1, 2, 3, 4]);
+  await vi.advanceTimersByTimeAsync(100);
+  expect(started).toEqual([1, 2, 3, 4]); // stopped at its first error, not when item 1 ended
+  expect(result.reason).toBeInstanceOf(TimeoutError); // rejected once item 1 really ended
+  await pool.shutdown();
+});
