@@ -48,6 +48,11 @@ test('p-queue starts a queued task in the context of the task that freed its slo
   expect(seen.filter(([before], req) => before !== req).length).toBeGreaterThan(REQUESTS / 2);
 });
 
+test('p-limit 7 keeps the caller context (it waits for its turn on a promise made by the caller)', async () => {
+  const limit = pLimit(1);
+  expect(await requests((task) => limit(task))).toEqual(own);
+});
+
 test.each([
   ['no options', undefined],
   ['a signal', () => ({ signal: new AbortController().signal })],
