@@ -1,5 +1,6 @@
 import { type Call, endCall, startCall, UNTIMED, type WaitOutcome } from './core/track.js';
 import * as check from './core/validate.js';
+import { ONCE } from './core/wait.js';
 import type { Link } from './core/waiters.js';
 import { type Permit, runInPermit, type SemaphoreLike } from './semaphore.js';
 
@@ -260,7 +261,7 @@ class Run<T, R> implements Call {
   pump(): void {
     if (this.pulling) return;
     if (this.iterator === undefined && this.onAbort !== undefined && !this.ended)
-      this.options.signal!.addEventListener('abort', this.onAbort, { once: true });
+      this.options.signal!.addEventListener('abort', this.onAbort, ONCE);
     try {
       this.iterator ??= this.sync
         ? (this.items as Iterable<T>)[Symbol.iterator]()

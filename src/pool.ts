@@ -18,7 +18,17 @@ import {
   type WaitSnapshot,
 } from './core/track.js';
 import * as check from './core/validate.js';
-import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter, type WaitHost } from './core/wait.js';
+import {
+  disarm,
+  fail,
+  liveHead,
+  ONCE,
+  park,
+  resolveOnly,
+  settle,
+  Waiter,
+  type WaitHost,
+} from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
 
@@ -485,7 +495,7 @@ export abstract class BasePool implements WaitHost<Job> {
       const user = job.signal;
       if (user !== undefined) {
         job.onAbort = () => this.abandon(job, user.reason);
-        user.addEventListener('abort', job.onAbort, { once: true });
+        user.addEventListener('abort', job.onAbort, ONCE);
       }
       const ms = job.timeout;
       if (ms !== undefined) job.timer = startTimer(() => this.abandon(job, this.runTimeoutError(ms)), ms);

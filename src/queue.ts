@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
 import { type PrimitiveSnapshot, publishTaskError, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
-import { bound, failAll, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { bound, failAll, liveHead, ONCE, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
 
@@ -668,7 +668,7 @@ class QueueConsumer<T> implements Consumer {
     }
     if (signal !== undefined) {
       this.onAbort = () => this.#halt(signal.reason);
-      signal.addEventListener('abort', this.onAbort, { once: true });
+      signal.addEventListener('abort', this.onAbort, ONCE);
     }
     this.#pump();
   }

@@ -379,3 +379,24 @@ describe('getters and names', () => {
     held.release();
   });
 });
+
+describe('prototype pollution', () => {
+  test('an aborted signal set on Object.prototype does not stop a wait from hearing its own abort', async () => {
+    const sem = new Semaphore(1);
+    const held = await sem.acquire();
+    const controller = new AbortController();
+    const proto = Object.prototype as { signal?: AbortSignal };
+    proto.signal = AbortSignal.abort();
+    let waiting: Promise<unknown>;
+    try {
+      waiting = sem.acquire({ signal: controller.signal }); // adds its abort listener now
+    } finally {
+      delete proto.signal;
+    }
+    const reason = new Error('gone');
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    held.release();
+    expect(sem.available).toBe(1);
+  });
+});

@@ -24,6 +24,15 @@ import {
 } from './track.js';
 import type { Link, WaiterList } from './waiters.js';
 
+/**
+ * The options of every abort listener unwedge adds. Frozen and without a prototype: a literal
+ * `{ once: true }` inherits a `signal` set on `Object.prototype` (prototype pollution), which
+ * `addEventListener` reads, and an aborted one there made every listener silently not be added.
+ */
+export const ONCE: { readonly once: true } = Object.freeze(
+  Object.assign(Object.create(null), { once: true }),
+);
+
 /** A parked caller: a node of its host's FIFO plus the means to settle it. */
 // Declared as methods (bivariant), so that any Waiter<T> can be handled as a Waiter<unknown>.
 export interface Waiter<T> {
@@ -102,7 +111,7 @@ export function park<T, W extends Waiter<unknown> = Waiter<unknown>>(
   if (signal !== undefined) {
     waiter.signal = signal;
     waiter.onAbort = () => leave(host, waiter, signal.reason, 'aborted');
-    signal.addEventListener('abort', waiter.onAbort, { once: true });
+    signal.addEventListener('abort', waiter.onAbort, ONCE);
   }
   if (timeout !== undefined) {
     waiter.timer = startTimer(() => leave(host, waiter, host.timeoutError(waiter), 'timeout'), timeout);
@@ -248,7 +257,7 @@ export function bound<T>(
       reject(reason);
     };
     const onAbort = (): void => expire(signal!.reason, 'aborted');
-    if (signal !== undefined) signal.addEventListener('abort', onAbort, { once: true });
+    if (signal !== undefined) signal.addEventListener('abort', onAbort, ONCE);
     if (timeout !== undefined) {
       timer = startTimer(
         () =>
