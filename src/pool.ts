@@ -2,9 +2,9 @@
 // shutdown waited for workers hung on network I/O, and the server stopped answering). run()
 // settles on the task's outcome, its abort, its timeout or the pool's shutdown, whichever comes
 // first; a task that ignores its signal keeps its slot until it really settles, so the limit holds.
-import { AsyncLocalStorage, type AsyncResource } from 'node:async_hooks';
+import type { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { inspect } from 'node:util';
-import { callerContext, contextIsFree } from './core/task.js';
+import { callerContext, contextIsFree, newStore } from './core/task.js';
 import { startTimer } from './core/timer.js';
 import {
   flags,
@@ -270,7 +270,7 @@ export abstract class BasePool implements WaitHost<Job> {
       throw new RangeError('options.timeout must be a number of milliseconds > 0; received 0');
     this.context =
       (check.boolean(options.asyncContext, 'options.asyncContext') ?? contextIsFree)
-        ? new AsyncLocalStorage<Job>()
+        ? newStore<Job>()
         : undefined;
     const onError = options.onError;
     this.onError =

@@ -2,7 +2,8 @@
 // detection. Enabling any AsyncLocalStorage on Node 20 roughly doubles the cost of every promise
 // in the process (measured: 1.5 µs → 3.0 µs per task), so the store is created only when a
 // semaphore opts in with `detectDeadlocks`, and consulted only on slow paths.
-import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AsyncLocalStorage } from 'node:async_hooks';
+import { newStore } from './task.js';
 
 /** One holding of permits by a run() or fanOut() callback, and how many of its descendants wait. */
 export interface Hold {
@@ -18,7 +19,7 @@ let store: AsyncLocalStorage<Hold> | undefined;
 
 /** A new hold of `weight` on `owner`, nested in the current context's holds. */
 export function newHold(owner: object, weight: number, label: string): Hold {
-  store ??= new AsyncLocalStorage<Hold>();
+  store ??= newStore<Hold>();
   return { owner, weight, label, parent: store.getStore(), blocked: 0 };
 }
 

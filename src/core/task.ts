@@ -35,3 +35,12 @@ export function callerContext(): AsyncResource {
  */
 export const contextIsFree: boolean =
   typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function';
+
+/**
+ * A new AsyncLocalStorage. Given an options object without a prototype: from Node 24 its
+ * constructor reads `options.name` and `options.defaultValue` from `{}`, so a `name` set on
+ * `Object.prototype` (prototype pollution) made `new WorkerPool()` throw there.
+ */
+export function newStore<T>(): AsyncLocalStorage<T> {
+  return new (AsyncLocalStorage as new (options: object) => AsyncLocalStorage<T>)(Object.create(null));
+}
