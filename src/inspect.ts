@@ -3,6 +3,7 @@
 // parked, on what, since when and (with origins on) from where, so it can be dumped on demand,
 // watched for stalls, and published on diagnostics_channel. A blocked event loop is watched from
 // a worker thread, the only place that can still speak while the main thread is stuck.
+import { disposeSymbol } from './core/compat.js';
 import {
   enders,
   firstSeen,
@@ -306,8 +307,6 @@ export interface Watcher {
   /** Same as `stop()`, for `using watcher = watchStalls(…)`. */
   [Symbol.dispose](): void;
 }
-
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 
 interface Open {
   readonly ref: WeakRef<object>;

@@ -2,8 +2,10 @@
 // shutdown waited for workers hung on network I/O, and the server stopped answering). run()
 // settles on the task's outcome, its abort, its timeout or the pool's shutdown, whichever comes
 // first; a task that ignores its signal keeps its slot until it really settles, so the limit holds.
+
 import type { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
 import { inspect } from 'node:util';
+import { asyncDisposeSymbol } from './core/compat.js';
 import { callerContext, contextIsFree, newStore } from './core/task.js';
 import { startTimer } from './core/timer.js';
 import {
@@ -31,8 +33,6 @@ import {
 } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
-
-const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
 
 /** Work for a pool: called with a signal that aborts when its caller stops waiting for it. */
 export type PoolTask<T> = (signal: AbortSignal) => T | PromiseLike<T>;
@@ -706,7 +706,7 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   /** Calls `shutdown()`, so that `await using pool = new WorkerPool(...)` works. */
-  [asyncDispose](): Promise<void> {
+  [asyncDisposeSymbol](): Promise<void> {
     return this.shutdown().then(noop);
   }
 

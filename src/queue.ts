@@ -1,13 +1,11 @@
 import { inspect } from 'node:util';
+import { asyncDisposeSymbol } from './core/compat.js';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
 import { type PrimitiveSnapshot, publishTaskError, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
 import { bound, failAll, liveHead, ONCE, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
-
-const asyncDisposeSymbol: typeof Symbol.asyncDispose =
-  Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
 
 /** What every put that did not wait returns: awaiting it allocates nothing. */
 const RESOLVED: Promise<void> = Promise.resolve();

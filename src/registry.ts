@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { asyncDisposeSymbol } from './core/compat.js';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
 import {
   flags,
@@ -13,9 +14,6 @@ import * as check from './core/validate.js';
 import { bound } from './core/wait.js';
 import { type Link, WaiterList } from './core/waiters.js';
 import { ClosedError, TimeoutError } from './errors.js';
-
-const asyncDisposeSymbol: typeof Symbol.asyncDispose =
-  Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
 
 /** How long {@link TaskRegistry.shutdown} waits for tasks by default, in ms. */
 const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;

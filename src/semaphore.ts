@@ -1,4 +1,5 @@
 import type { AsyncResource } from 'node:async_hooks';
+import { disposeSymbol } from './core/compat.js';
 import { type Hold, heldHere, newHold, within } from './core/holds.js';
 import { callerContext, contextIsFree } from './core/task.js';
 import { type PrimitiveSnapshot, register, type WaitLabel } from './core/track.js';
@@ -6,8 +7,6 @@ import * as check from './core/validate.js';
 import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { DeadlockError, TimeoutError } from './errors.js';
-
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 
 /** Options of {@link Semaphore}. */
 export interface SemaphoreOptions {

@@ -2,6 +2,7 @@
 // piscina a task only when a worker is free, so `run()` gets the pool contract. Shutdown without
 // drain ends the worker threads through piscina's own destroy(), including a thread stuck in
 // synchronous code, which an abort alone cannot make the process let go of.
+import { asyncDisposeSymbol } from '../core/compat.js';
 import * as check from '../core/validate.js';
 import {
   type Pool,
@@ -14,8 +15,6 @@ import {
   WORKER_POOL_KEYS,
   WorkerPool,
 } from '../pool.js';
-
-const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
 
 /** What the front uses of a `Piscina` instance: pass the pool itself (piscina is never imported here). */
 export interface PiscinaLike<In, Out> {
@@ -163,7 +162,7 @@ export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
   }
 
   /** Calls `shutdown()`, so that `await using pool = new PiscinaPool(...)` works. */
-  async [asyncDispose](): Promise<void> {
+  async [asyncDisposeSymbol](): Promise<void> {
     await this.shutdown();
   }
 }

@@ -2,10 +2,10 @@
 // say so while it lasts: timers, I/O and process.stderr all wait for the loop. A worker thread can:
 // it watches a heartbeat the main thread writes to shared memory, and writes to the file
 // descriptor itself while the heartbeat is stale.
-import { Worker } from 'node:worker_threads';
-import * as check from '../core/validate.js';
 
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
+import { Worker } from 'node:worker_threads';
+import { disposeSymbol } from '../core/compat.js';
+import * as check from '../core/validate.js';
 
 /** A block of the event loop, as {@link watchEventLoop} reports it when the loop runs again. */
 export interface EventLoopBlock {

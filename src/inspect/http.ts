@@ -1,5 +1,7 @@
 // The dump where operators look: a `/debug/unwedge` route, and a signal that writes it to stderr.
+
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { disposeSymbol } from '../core/compat.js';
 import { unuseTiming, useTiming } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { formatInspect, inspect } from '../inspect.js';
@@ -64,8 +66,6 @@ export interface Disposer {
   /** Same as calling it, for `using stop = dumpOnSignal()`. */
   [Symbol.dispose](): void;
 }
-
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 
 const DUMP_KEYS = ['write'] as const;
 

@@ -3,9 +3,11 @@
  * `ioredis` is an optional peer dependency; pass your own client.
  * @module
  */
+
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
+import { asyncDisposeSymbol, disposeSymbol } from '../core/compat.js';
 import { type PrimitiveSnapshot, register, type WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { bound, fail, park, settle, Waiter } from '../core/wait.js';
@@ -13,10 +15,6 @@ import { WaiterList } from '../core/waiters.js';
 import { ClosedError, LeaseLostError, TimeoutError, UnwedgeError } from '../errors.js';
 import type { AcquireOptions, Permit, SemaphoreLike } from '../semaphore.js';
 import { keysOf, LUA, SHA } from './scripts.js';
-
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for('Symbol.dispose');
-const asyncDisposeSymbol: typeof Symbol.asyncDispose =
-  Symbol.asyncDispose ?? Symbol.for('Symbol.asyncDispose');
 
 /** Options of {@link RedisSemaphore}. */
 export interface RedisSemaphoreOptions {
