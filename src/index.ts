@@ -1,4 +1,6 @@
 // The public surface of unwedge, on one screen.
+
+export type { ConsumeOptions, Consumer } from './consumer.js';
 export {
   ClosedError,
   DeadlockError,
@@ -55,8 +57,6 @@ export {
 export {
   BoundedQueue,
   type BoundedQueueOptions,
-  type ConsumeOptions,
-  type Consumer,
   type QueueShutdownOptions,
   type QueueWaitOptions,
 } from './queue.js';

@@ -1,11 +1,15 @@
-import { inspect } from 'node:util';
+// A bounded FIFO between producers and consumers whose every wait ends (seed 001: the consumer of a
+// bounded queue died, the queue filled, and the next put blocked the event loop forever). put, get
+// and join each take a timeout and a signal; a full queue says when an item was last taken; close()
+// and shutdown() settle every waiter. consume() (consumer.ts) is the supervised consumer.
+import { CONSUME_KEYS, type ConsumeOptions, type Consumer, QueueConsumer } from './consumer.js';
 import { asyncDisposeSymbol } from './core/compat.js';
-import { clearTimer, startTimer, type Timer } from './core/timer.js';
-import { type PrimitiveSnapshot, publishTaskError, register, type WaitLabel } from './core/track.js';
+import { type PrimitiveSnapshot, register, type WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
-import { bound, failAll, liveHead, ONCE, park, settle, Waiter, type WaitHost } from './core/wait.js';
+import { failAll, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
+import { count, labelOf, parseWait } from './queue-wait.js';
 
 /** What every put that did not wait returns: awaiting it allocates nothing. */
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -28,8 +32,6 @@ export interface QueueWaitOptions {
   signal?: AbortSignal;
 }
 
-const WAIT_KEYS = ['timeout', 'signal'] as const;
-
 /** Options of {@link BoundedQueue.shutdown}. */
 export interface QueueShutdownOptions {
   /** Also drop the queued items and reject every waiting getter at once. Default `false`. */
@@ -37,32 +39,6 @@ export interface QueueShutdownOptions {
 }
 
 const SHUTDOWN_KEYS = ['immediate'] as const;
-
-/** Options of {@link BoundedQueue.consume}. */
-export interface ConsumeOptions<T> {
-  /** How many handlers run at once: a positive integer. Default 1. */
-  concurrency?: number;
-  /** Stops the consumer when aborted, as `stop()` does, with `signal.reason` as the handlers' abort reason. */
-  signal?: AbortSignal;
-  /** A handler still running after this many ms (> 0) has its signal aborted and counts as failed. */
-  timeout?: number;
-  /** Receives each handler failure. Default: the queue's name and the error with its stack, on stderr. */
-  onError?: (error: unknown, item: T) => void;
-}
-
-const CONSUME_KEYS = ['concurrency', 'signal', 'timeout', 'onError'] as const;
-
-/** A supervised consumer started by {@link BoundedQueue.consume}. */
-export interface Consumer {
-  /**
-   * Stops taking items and aborts the running handlers' signals with a `ClosedError`, then waits
-   * until they have settled (or timed out under the consumer's `timeout`). The wait ends early with
-   * a `TimeoutError` after `timeout` ms or with `signal.reason`; the consumer stops either way.
-   */
-  stop(options?: QueueWaitOptions): Promise<void>;
-  /** Resolves once the queue is closed and drained and every handler has finished, or after `stop`. Never rejects. */
-  readonly done: Promise<void>;
-}
 
 /** `'closed'`: no puts, gets drain what is left. `'shutdown'`: the items were dropped too. */
 type State = 'open' | 'closed' | 'shutdown';
@@ -561,24 +537,6 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   }
 }
 
-/** How a queue is named in messages: `queue "jobs"`, or `queue` when it has no name. */
-function labelOf(name: string | undefined): string {
-  return name === undefined ? 'queue' : `queue ${JSON.stringify(name)}`;
-}
-
-/** `1 item`, `2 items`. */
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
-}
-
-function parseWait(options: QueueWaitOptions | undefined): QueueWaitOptions {
-  const o = check.options<QueueWaitOptions>(options, WAIT_KEYS);
-  return {
-    signal: check.signal(o.signal, 'options.signal'),
-    timeout: check.timeout(o.timeout, 'options.timeout'),
-  };
-}
-
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 /** The reason a pending `next()` is cancelled with when the loop is left. */
 const RETURNED = Symbol('iterator returned');
@@ -619,190 +577,4 @@ class QueueIterator<T> implements AsyncIterableIterator<T> {
 
 function yielded<T>(value: T): IteratorYieldResult<T> {
   return { done: false, value };
-}
-
-/** `'draining'`: the queue is closed and drained, handlers still run. `'stopping'`: stop() aborted them. */
-type ConsumerState = 'running' | 'draining' | 'stopping' | 'done';
-
-class QueueConsumer<T> implements Consumer {
-  readonly done: Promise<void>;
-  private state: ConsumerState = 'running';
-  private active = 0;
-  /** Whether a get is outstanding (at most one: items are taken only when a handler slot is free). */
-  private getting = false;
-  private stopReason: unknown;
-  private resolveDone!: () => void;
-  private readonly stopper = new AbortController();
-  private readonly getOptions: QueueWaitOptions = { signal: this.stopper.signal };
-  private readonly running = new Set<AbortController>();
-  private readonly concurrency: number;
-  private readonly timeout: number | undefined;
-  private readonly signal: AbortSignal | undefined;
-  private readonly onError: (error: unknown, item: T) => void;
-  private readonly onAbort: (() => void) | undefined;
-
-  constructor(
-    private readonly queue: BoundedQueue<T>,
-    private readonly handler: (item: T, signal: AbortSignal) => unknown,
-    options: {
-      concurrency: number;
-      signal?: AbortSignal;
-      timeout?: number;
-      onError?: (error: unknown, item: T) => void;
-    },
-  ) {
-    this.concurrency = options.concurrency;
-    this.timeout = options.timeout;
-    this.signal = options.signal;
-    this.onError =
-      options.onError ?? ((error) => report(`${labelOf(queue.name)} consumer: handler failed`, error));
-    this.done = new Promise((resolve) => {
-      this.resolveDone = resolve;
-    });
-    const signal = this.signal;
-    if (signal?.aborted) {
-      this.#halt(signal.reason);
-      return;
-    }
-    if (signal !== undefined) {
-      this.onAbort = () => this.#halt(signal.reason);
-      signal.addEventListener('abort', this.onAbort, ONCE);
-    }
-    this.#pump();
-  }
-
-  stop(options?: QueueWaitOptions): Promise<void> {
-    let signal: AbortSignal | undefined;
-    let timeout: number | undefined;
-    try {
-      ({ signal, timeout } = parseWait(options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.#halt(new ClosedError(`${labelOf(this.queue.name)} consumer was stopped`));
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.state === 'done' || (signal === undefined && timeout === undefined)) return this.done;
-    if (timeout === 0) return Promise.reject(this.#stopError(0));
-    return bound(this.done, signal, timeout, () => this.#stopError(timeout as number));
-  }
-
-  /** Stops taking items and aborts the running handlers with `reason`. */
-  #halt(reason: unknown): void {
-    switch (this.state) {
-      case 'running':
-      case 'draining':
-        this.state = 'stopping';
-        this.stopReason = reason;
-        this.stopper.abort(reason); // cancels the outstanding get
-        for (const task of this.running) task.abort(reason);
-        this.#settleIfIdle();
-        return;
-      case 'stopping':
-      case 'done':
-        return;
-    }
-  }
-
-  #pump(): void {
-    if (this.state !== 'running' || this.getting || this.active >= this.concurrency) return;
-    this.getting = true;
-    this.queue.get(this.getOptions).then(this.#onItem, this.#onNoItem);
-  }
-
-  readonly #onItem = (item: T): void => {
-    this.getting = false;
-    this.#run(item);
-    this.#pump();
-  };
-
-  /** The get ended with `ClosedError` (closed and drained) or with the stop reason. */
-  readonly #onNoItem = (): void => {
-    this.getting = false;
-    if (this.state === 'running') this.state = 'draining';
-    this.#settleIfIdle();
-  };
-
-  #run(item: T): void {
-    this.active++;
-    const task = new AbortController();
-    this.running.add(task);
-    // The get was served in the same tick as stop(): the item is taken, so the handler still sees it, cancelled.
-    if (this.state === 'stopping') task.abort(this.stopReason);
-    let result: unknown;
-    try {
-      result = this.handler(item, task.signal);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    // A handler past its timeout is reported and its signal aborted at once, but it keeps its
-    // place among the `concurrency` handlers (and its item stays unfinished for join()) until it
-    // settles: `concurrency` limits what really runs, and `done` means nothing runs.
-    let timer: Timer | undefined;
-    if (this.timeout !== undefined) {
-      timer = startTimer(() => {
-        timer = undefined;
-        if (task.signal.aborted) return; // stopped already: not a timeout of its own
-        const reason = this.#handlerTimeoutError();
-        task.abort(reason);
-        this.#report(reason, item);
-      }, this.timeout);
-    }
-    Promise.resolve(result).then(
-      () => {
-        if (timer !== undefined) clearTimer(timer);
-        this.#finish(task, item, false, undefined);
-      },
-      (error: unknown) => {
-        if (timer !== undefined) clearTimer(timer);
-        this.#finish(task, item, true, error);
-      },
-    );
-  }
-
-  #finish(task: AbortController, item: T, failed: boolean, error: unknown): void {
-    this.running.delete(task);
-    this.active--;
-    try {
-      this.queue.taskDone();
-    } catch (misuse) {
-      this.#report(misuse, item); // the handler called taskDone() itself as well
-    }
-    // A handler that gave up because we stopped it, or after its timeout was reported, did not fail (again).
-    if (failed && !(task.signal.aborted && error === task.signal.reason)) this.#report(error, item);
-    this.#pump();
-    this.#settleIfIdle();
-  }
-
-  #report(error: unknown, item: T): void {
-    publishTaskError('queue', this.queue.name, item, error);
-    try {
-      this.onError(error, item);
-    } catch (thrown) {
-      report(`${labelOf(this.queue.name)} consumer: onError threw`, thrown);
-      report(`${labelOf(this.queue.name)} consumer: handler failed`, error);
-    }
-  }
-
-  #settleIfIdle(): void {
-    if (this.state === 'running' || this.state === 'done' || this.active > 0 || this.getting) return;
-    this.state = 'done';
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
-    this.resolveDone();
-  }
-
-  readonly #handlerTimeoutError = (): TimeoutError =>
-    new TimeoutError(
-      `${labelOf(this.queue.name)} consumer: handler still running after ${this.timeout} ms; its signal was aborted`,
-    );
-
-  #stopError(timeout: number): TimeoutError {
-    return new TimeoutError(
-      `${labelOf(this.queue.name)} consumer: ${count(this.active, 'handler')} still running ${timeout} ms after stop()`,
-    );
-  }
-}
-
-/** Writes an error nobody else receives to stderr, with its stack. */
-function report(what: string, error: unknown): void {
-  process.stderr.write(`unwedge: ${what}: ${inspect(error)}\n`);
 }
