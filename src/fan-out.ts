@@ -34,12 +34,6 @@ export interface FanOutOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link fanOutIterable}. */
-export interface FanOutIterableOptions extends FanOutOptions {
-  /** Yield results in input order (default) or as they complete (`false`). */
-  ordered?: boolean;
-}
-
 /** The function {@link fanOut} calls for each item. */
 export type FanOutFn<T, R> = (item: T, context: FanOutContext) => R | PromiseLike<R>;
 /** What {@link fanOut} reads items from: any iterable, sync or async (a generator, a stream). */
@@ -112,36 +106,8 @@ export function fanOut<T, R>(
   });
 }
 
-/**
- * The lazy form of {@link fanOut}: an async iterable of the results, in input order (default) or
- * as they complete (`ordered: false`). Never more than `window` items are read ahead of what the
- * consumer has taken, so a generator of millions of items runs in O(window) memory.
- *
- * Iteration waits for the next result. It throws the first error (after the calls in flight have
- * settled), or `options.signal`'s reason. Breaking out of the loop aborts the calls in flight
- * and waits for them to settle before the loop exits.
- *
- * @example
- * ```ts
- * import { fanOutIterable } from 'unwedge';
- * for await (const row of fanOutIterable(readIds(), (id, { signal }) => fetchRow(id, { signal }), { window: 16 })) {
- *   await write(row);
- * }
- * ```
- */
-export function fanOutIterable<T, R>(
-  items: FanOutInput<T>,
-  fn: FanOutFn<T, R>,
-  options: FanOutIterableOptions,
-): AsyncIterable<Awaited<R>> {
-  const parsed = parse(items, fn, options, 'ordered');
-  const ordered = parsed.flag ?? true;
-  return {
-    [Symbol.asyncIterator]: () => new ResultIterator<T, R>(items, fn, parsed, ordered),
-  };
-}
-
-interface Parsed {
+/** @internal Checked arguments of fanOut and fanOutIterable. */
+export interface Parsed {
   window: number;
   semaphores: SemaphoreLike[];
   pool: PoolLike | undefined;
@@ -153,8 +119,13 @@ interface Parsed {
 const SHARED_KEYS = ['window', 'semaphores', 'pool', 'signal'] as const;
 const KEYS = { settle: [...SHARED_KEYS, 'settle'], ordered: [...SHARED_KEYS, 'ordered'] } as const;
 
-/** Checks the arguments; `flag` is the option only one of the two takes (`settle` or `ordered`). */
-function parse(items: unknown, fn: unknown, options: FanOutOptions, flag: 'settle' | 'ordered'): Parsed {
+/** @internal Checks the arguments; `flag` is the option only one of the two takes (`settle` or `ordered`). */
+export function parse(
+  items: unknown,
+  fn: unknown,
+  options: FanOutOptions,
+  flag: 'settle' | 'ordered',
+): Parsed {
   if (
     items === null ||
     typeof items !== 'object' ||
@@ -166,7 +137,7 @@ function parse(items: unknown, fn: unknown, options: FanOutOptions, flag: 'settl
   check.func(fn, 'fn');
   if (options === undefined)
     throw new TypeError('options must be an object with a window; received undefined');
-  const o = check.options<FanOutIterableOptions & { settle?: boolean }>(options, KEYS[flag]);
+  const o = check.options<FanOutOptions & { settle?: boolean; ordered?: boolean }>(options, KEYS[flag]);
   const window = check.integer(o.window, 'options.window', 1);
   const signal = check.signal(o.signal, 'options.signal');
   const semaphores = o.semaphores === undefined ? [] : o.semaphores;
@@ -199,7 +170,8 @@ function globalOrder(semaphores: readonly SemaphoreLike[]): SemaphoreLike[] {
   return [...new Set(semaphores)].sort((a, b) => rank.get(a)! - rank.get(b)!);
 }
 
-interface Sink {
+/** @internal Where a Run reports its results. */
+export interface Sink {
   /** Array mode: results are stored here by index, and their slot freed at once. */
   results?: unknown[];
   /** Stream mode: a call settled. The sink calls `run.free()` once it no longer holds the result. */
@@ -213,7 +185,7 @@ interface Sink {
  * slot is held from the moment an item is read until the sink frees it, so the sink's own
  * buffer counts against the window.
  */
-class Run<T, R> implements Call {
+export class Run<T, R> implements Call {
   /** For `inspect()`: when the call started (with timing on). */
   since = UNTIMED;
   declare weak?: WeakRef<Call>;
@@ -464,95 +436,6 @@ class Run<T, R> implements Call {
     if (gates.length > 0) what += `; gated by ${gates.join(', ')}`;
     if (this.options.pool !== undefined) what += '; on a pool';
     return { what, timeout: undefined };
-  }
-}
-
-/** The iterator behind {@link fanOutIterable}: buffers results until the consumer takes them. */
-class ResultIterator<T, R> implements AsyncIterator<Awaited<R>> {
-  private readonly run: Run<T, R>;
-  private readonly ready = new Map<number, unknown>(); // ordered: by index; unordered: by arrival
-  private nextIndex = 0; // ordered: the index to yield next; unordered: the arrival to yield next
-  private arrivals = 0;
-  private ended = false;
-  private failed = false;
-  private reason: unknown;
-  private waiting:
-    | { resolve: (r: IteratorResult<Awaited<R>>) => void; reject: (e: unknown) => void }
-    | undefined;
-  private started = false;
-  private consumerLeft = false;
-  private readonly signal: AbortSignal | undefined;
-
-  constructor(items: FanOutInput<T>, fn: FanOutFn<T, R>, options: Parsed, ordered: boolean) {
-    this.signal = options.signal;
-    this.run = new Run<T, R>(items, fn, options, false, {
-      result: (index, _ok, value) => {
-        this.ready.set(ordered ? index : this.arrivals++, value);
-        this.deliver();
-      },
-      end: (failed, reason) => {
-        this.ended = true;
-        this.failed = failed;
-        this.reason = reason;
-        this.deliver();
-      },
-    });
-  }
-
-  next(): Promise<IteratorResult<Awaited<R>>> {
-    if (this.waiting !== undefined)
-      return Promise.reject(new Error('fanOutIterable: next() called while a previous next() is pending'));
-    const signal = this.signal;
-    if (!this.started) {
-      this.started = true;
-      if (signal?.aborted) {
-        this.ended = true;
-        return Promise.reject(signal.reason);
-      }
-      // Weakly: a consumer that lets go of the iterator without return() must not leave it listed forever.
-      startCall(this.run, undefined, true);
-      this.run.pump();
-    }
-    return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
-      this.deliver();
-    });
-  }
-
-  /** Breaking out of `for await`: abort what is in flight and wait until it has settled. */
-  return(): Promise<IteratorResult<Awaited<R>>> {
-    if (!this.started || this.ended) {
-      this.ended = true;
-      return Promise.resolve({ done: true, value: undefined });
-    }
-    return new Promise((resolve) => {
-      this.waiting = { resolve, reject: () => resolve({ done: true, value: undefined }) };
-      this.consumerLeft = true;
-      this.run.stop(false, new DOMException('the consumer stopped iterating', 'AbortError'));
-    });
-  }
-
-  private deliver(): void {
-    const waiting = this.waiting;
-    if (waiting === undefined) return;
-    if (this.consumerLeft) {
-      if (!this.ended) return;
-      this.waiting = undefined;
-      waiting.resolve({ done: true, value: undefined });
-      return;
-    }
-    if (this.ready.has(this.nextIndex)) {
-      const value = this.ready.get(this.nextIndex) as Awaited<R>;
-      this.ready.delete(this.nextIndex++);
-      this.waiting = undefined;
-      waiting.resolve({ done: false, value });
-      this.run.free();
-      return;
-    }
-    if (!this.ended) return;
-    this.waiting = undefined;
-    if (this.failed) waiting.reject(this.reason);
-    else waiting.resolve({ done: true, value: undefined });
   }
 }
 

@@ -14,12 +14,11 @@ export {
   type FanOutContext,
   type FanOutFn,
   type FanOutInput,
-  type FanOutIterableOptions,
   type FanOutOptions,
   fanOut,
-  fanOutIterable,
   type PoolLike,
 } from './fan-out.js';
+export { type FanOutIterableOptions, fanOutIterable } from './fan-out-iterable.js';
 export {
   channels,
   configure,

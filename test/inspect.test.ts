@@ -8,7 +8,8 @@ import { libraryRoots, originFrames, register, sinceDate, unregister } from '../
 import { disarm, fail, park, settle, Waiter, type WaitHost } from '../src/core/wait.js';
 import { WaiterList } from '../src/core/waiters.js';
 import { ClosedError, DeadlockError, TimeoutError } from '../src/errors.js';
-import { fanOut, fanOutIterable } from '../src/fan-out.js';
+import { fanOut } from '../src/fan-out.js';
+import { fanOutIterable } from '../src/fan-out-iterable.js';
 import { createInspectHandler, dumpOnSignal } from '../src/inspect/http.js';
 import {
   channels,
