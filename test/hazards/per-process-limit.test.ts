@@ -1,5 +1,6 @@
-// The seed-004 hazard, for real: three service processes share one limit through Redis. A module-
-// level semaphore of 8 in each would let 24 through; one RedisSemaphore of 8 lets 8 through in
+// Hazard: docs/hazards/per-process-limit.md (seed 004), for real: three service processes share
+// one limit through Redis. A module-level semaphore of 8 in each would let 24 through; one
+// RedisSemaphore of 8 lets 8 through in
 // total, and a process killed while holding permits gives them back when its leases lapse.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -7,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { RedisSemaphore } from '../../src/redis/index.js';
-import type { ChildConfig, FanoutSummary } from './child.js';
-import { within } from './contract.js';
-import { type RedisServer, startRedis } from './server.js';
+import type { ChildConfig, FanoutSummary } from '../redis/child.js';
+import { within } from '../redis/contract.js';
+import { type RedisServer, startRedis } from '../redis/server.js';
 
-const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('../redis/child.ts', import.meta.url));
 let server: RedisServer;
 let client: Redis;
 const children = new Set<ChildProcess>();
