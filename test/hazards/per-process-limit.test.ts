@@ -1,7 +1,7 @@
 // Hazard: docs/hazards/per-process-limit.md (seed 004), for real: three service processes share
 // one limit through Redis. A module-level semaphore of 8 in each would let 24 through; one
-// RedisSemaphore of 8 lets 8 through in
-// total, and a process killed while holding permits gives them back when its leases lapse.
+// RedisSemaphore of 8 lets 8 through in total, and a process killed while holding permits gives
+// them back when its leases lapse.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
