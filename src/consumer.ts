@@ -1,9 +1,9 @@
 // The supervised consumer behind BoundedQueue.consume(): takes items through the queue's public
 // get() and taskDone() only, runs at most `concurrency` handlers, reports their failures, and keeps
 // a handler past its timeout counted until it settles (docs/hazards/abandoned-work-keeps-its-slot.md).
-import { inspect } from 'node:util';
+
+import { failureLine, reportFailure } from './core/report.js';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
-import { publishTaskError } from './core/track.js';
 import { bound, ONCE } from './core/wait.js';
 import { ClosedError, TimeoutError } from './errors.js';
 import type { BoundedQueue, QueueWaitOptions } from './queue.js';
@@ -55,7 +55,7 @@ export class QueueConsumer<T> implements Consumer {
   private readonly concurrency: number;
   private readonly timeout: number | undefined;
   private readonly signal: AbortSignal | undefined;
-  private readonly onError: (error: unknown, item: T) => void;
+  private readonly onError: ((error: unknown, item: T) => void) | undefined;
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
@@ -71,8 +71,7 @@ export class QueueConsumer<T> implements Consumer {
     this.concurrency = options.concurrency;
     this.timeout = options.timeout;
     this.signal = options.signal;
-    this.onError =
-      options.onError ?? ((error) => report(`${labelOf(queue.name)} consumer: handler failed`, error));
+    this.onError = options.onError;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -191,13 +190,14 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   #report(error: unknown, item: T): void {
-    publishTaskError('queue', this.queue.name, item, error);
-    try {
-      this.onError(error, item);
-    } catch (thrown) {
-      report(`${labelOf(this.queue.name)} consumer: onError threw`, thrown);
-      report(`${labelOf(this.queue.name)} consumer: handler failed`, error);
-    }
+    const onError = this.onError;
+    const who = `${labelOf(this.queue.name)} consumer`;
+    reportFailure(
+      { kind: 'queue', name: this.queue.name, task: item, who },
+      error,
+      onError === undefined ? undefined : () => onError(error, item),
+      () => failureLine(`${who}: handler failed`, error),
+    );
   }
 
   #settleIfIdle(): void {
@@ -217,9 +217,4 @@ export class QueueConsumer<T> implements Consumer {
       `${labelOf(this.queue.name)} consumer: ${count(this.active, 'handler')} still running ${timeout} ms after stop()`,
     );
   }
-}
-
-/** Writes an error nobody else receives to stderr, with its stack. */
-function report(what: string, error: unknown): void {
-  process.stderr.write(`unwedge: ${what}: ${inspect(error)}\n`);
 }

@@ -4,15 +4,14 @@
 // first; a task that ignores its signal keeps its slot until it really settles, so the limit holds.
 
 import type { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
-import { inspect } from 'node:util';
 import { asyncDisposeSymbol } from './core/compat.js';
+import { failureLine, reportFailure } from './core/report.js';
 import { callerContext, contextIsFree, newStore } from './core/task.js';
 import { startTimer } from './core/timer.js';
 import {
   flags,
   now,
   type PrimitiveSnapshot,
-  publishTaskError,
   recordOrigin,
   register,
   UNTIMED,
@@ -252,7 +251,7 @@ export abstract class BasePool implements WaitHost<Job> {
   /** Task signal → job, to recognise a child submitted with its parent's signal. */
   private readonly owners = new WeakMap<AbortSignal, Job>();
   protected readonly context: AsyncLocalStorage<Job> | undefined;
-  private readonly onError: (error: unknown) => void;
+  private readonly onError: ((error: unknown) => void) | undefined;
   private readonly watchers: WaitHost<Watcher> & { name: string | undefined };
   /** Whether `inspect()` knows it: a named one from the start, any other from its first task or wait. */
   protected listed: boolean;
@@ -272,14 +271,10 @@ export abstract class BasePool implements WaitHost<Job> {
       (check.boolean(options.asyncContext, 'options.asyncContext') ?? contextIsFree)
         ? newStore<Job>()
         : undefined;
-    const onError = options.onError;
     this.onError =
-      onError === undefined
-        ? (error) =>
-            process.stderr.write(
-              `unwedge: ${this.label} task failed after its run() ended: ${inspect(error)}\n`,
-            )
-        : check.func(onError, 'options.onError');
+      options.onError === undefined
+        ? undefined
+        : check.func<(error: unknown) => void>(options.onError, 'options.onError');
     this.watchers = {
       waiters: new WaiterList<Watcher>(),
       timeoutError: (w) => this.idleTimeoutError(w.timeout),
@@ -575,12 +570,13 @@ export abstract class BasePool implements WaitHost<Job> {
   }
 
   private report(error: unknown): void {
-    publishTaskError('pool', this.name, undefined, error);
-    try {
-      this.onError(error);
-    } catch (thrown) {
-      process.stderr.write(`unwedge: ${this.label} onError threw: ${inspect(thrown)}\n`);
-    }
+    const onError = this.onError;
+    reportFailure(
+      { kind: 'pool', name: this.name, task: undefined, who: this.label },
+      error,
+      onError === undefined ? undefined : () => onError(error),
+      () => failureLine(`${this.label} task failed after its run() ended`, error),
+    );
   }
 
   /** A slot was freed. */

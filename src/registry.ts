@@ -1,10 +1,10 @@
 import { inspect } from 'node:util';
 import { asyncDisposeSymbol } from './core/compat.js';
+import { reportFailure } from './core/report.js';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
 import {
   flags,
   type PrimitiveSnapshot,
-  publishTaskError,
   recordOrigin,
   register,
   sinceDate,
@@ -443,21 +443,14 @@ export class TaskRegistry implements AsyncDisposable {
 
   /** Reports a failure exactly once: to `onError`, or to stderr (also when `onError` itself throws). */
   private report(task: RegistryTask, error: unknown): void {
-    publishTaskError('registry', this.name, task.name, error);
     const info = task.info(Date.now());
-    if (this.onError !== undefined) {
-      try {
-        this.onError(error, info);
-        return;
-      } catch (hookError) {
-        process.stderr.write(
-          `${this.describe(task, info, error)}unwedge: ${this.who()}'s onError threw while reporting it:\n` +
-            `${show(hookError)}\n`,
-        );
-        return;
-      }
-    }
-    process.stderr.write(this.describe(task, info, error));
+    const onError = this.onError;
+    reportFailure(
+      { kind: 'registry', name: this.name, task: task.name, who: this.who() },
+      error,
+      onError === undefined ? undefined : () => onError(error, info),
+      () => this.describe(task, info, error),
+    );
   }
 
   private describe(task: RegistryTask, info: TaskInfo, error: unknown): string {

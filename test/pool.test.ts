@@ -241,6 +241,8 @@ describe('run', () => {
       expect(text).toContain('pool "feeds" task failed after its run() ended');
       expect(text).toContain('late failure');
       expect(text).toContain('onError threw');
+      // A throwing onError loses neither error: the failure is written for both pools.
+      expect(text.match(/Error: late failure/g)).toHaveLength(2);
     } finally {
       write.mockRestore();
     }

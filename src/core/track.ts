@@ -398,7 +398,7 @@ export interface WaitEndMessage extends WaitStartMessage {
 
 /** The message of `unwedge:task:error`. */
 export interface TaskErrorMessage {
-  /** `queue` (a consumer's handler), `pool`, `registry`, … */
+  /** `queue` (a consumer's handler), `pool`, `registry`, `redis` (a release Redis did not take). */
   readonly kind: string;
   /** The primitive's name, if it has one. */
   readonly name: string | undefined;

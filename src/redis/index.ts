@@ -5,9 +5,9 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
 import { asyncDisposeSymbol, disposeSymbol } from '../core/compat.js';
+import { failureLine, reportFailure } from '../core/report.js';
 import { type PrimitiveSnapshot, register, type WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { bound, fail, park, settle, Waiter } from '../core/wait.js';
@@ -150,7 +150,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   private readonly wakePrefix: string;
   private readonly instance = randomBytes(8).toString('hex');
   private readonly period: number;
-  private readonly onError: (error: unknown) => void;
+  private readonly onError: ((error: unknown) => void) | undefined;
   private state: 'open' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
   private sequence = 0;
@@ -189,7 +189,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     this.name = check.string(o.name, 'options.name');
     this.onError =
       o.onError === undefined
-        ? (error) => process.stderr.write(`unwedge: ${this.who}: ${inspect(error)}\n`)
+        ? undefined
         : check.func<(error: unknown) => void>(o.onError, 'options.onError');
     this.client = client;
     this.key = key;
@@ -673,11 +673,14 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     }) as Promise<Reply>;
     if (drops.length > 0) {
       reply.then(undefined, (error: unknown) => {
-        try {
-          this.onError(this.#redisError(`releasing ${drops.join(', ')}`, error));
-        } catch (thrown) {
-          process.stderr.write(`unwedge: ${this.who}: onError threw: ${String(thrown)}\n`);
-        }
+        const failure = this.#redisError(`releasing ${drops.join(', ')}`, error);
+        const onError = this.onError;
+        reportFailure(
+          { kind: 'redis', name: this.name, task: undefined, who: this.who },
+          failure,
+          onError === undefined ? undefined : () => onError(failure),
+          () => failureLine(this.who, failure),
+        );
       });
     }
     return reply;

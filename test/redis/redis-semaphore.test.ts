@@ -342,8 +342,11 @@ describe('Redis failures', () => {
       expect(written).toEqual(
         expect.arrayContaining([
           expect.stringMatching(new RegExp(`^unwedge: semaphore "${loud.key}": UnwedgeError: .*WRONGTYPE`)),
+          // A throwing hook loses neither error: the failure, then what the hook threw.
           expect.stringMatching(
-            new RegExp(`^unwedge: semaphore "${broken.key}": onError threw: Error: onError broke`),
+            new RegExp(
+              `^unwedge: semaphore "${broken.key}": UnwedgeError: [\\s\\S]*WRONGTYPE[\\s\\S]*\\nunwedge: semaphore "${broken.key}"'s onError threw while reporting it:\\nError: onError broke`,
+            ),
           ),
         ]),
       );
