@@ -33,8 +33,16 @@ export interface Consumer {
    * stops either way.
    */
   stop(options?: QueueWaitOptions): Promise<void>;
-  /** Resolves once the queue is closed and drained and every handler has finished, or after `stop`. Never rejects. */
+  /**
+   * Resolves once no handler runs any more and none will start: the queue was closed and drained,
+   * or `stop()` / `signal` stopped the consumer. A handler that ignores its signal is waited for.
+   * Never rejects.
+   */
   readonly done: Promise<void>;
+  /** Handlers running now, abandoned ones included: each holds one of the `concurrency` places. */
+  readonly active: number;
+  /** Running handlers whose signal was aborted (their `timeout`, `stop()`, `signal`) and that have not settled. */
+  readonly abandoned: number;
 }
 
 /** `'draining'`: the queue is closed and drained, handlers still run. `'stopping'`: stop() aborted them. */
@@ -44,7 +52,7 @@ type ConsumerState = 'running' | 'draining' | 'stopping' | 'done';
 export class QueueConsumer<T> implements Consumer {
   readonly done: Promise<void>;
   private state: ConsumerState = 'running';
-  private active = 0;
+  #active = 0;
   /** Whether a get is outstanding (at most one: items are taken only when a handler slot is free). */
   private getting = false;
   private stopReason: unknown;
@@ -87,6 +95,16 @@ export class QueueConsumer<T> implements Consumer {
     this.#pump();
   }
 
+  get active(): number {
+    return this.#active;
+  }
+
+  get abandoned(): number {
+    let n = 0;
+    for (const task of this.running) if (task.signal.aborted) n++;
+    return n;
+  }
+
   stop(options?: QueueWaitOptions): Promise<void> {
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
@@ -120,7 +138,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   #pump(): void {
-    if (this.state !== 'running' || this.getting || this.active >= this.concurrency) return;
+    if (this.state !== 'running' || this.getting || this.#active >= this.concurrency) return;
     this.getting = true;
     this.queue.get(this.getOptions).then(this.#onItem, this.#onNoItem);
   }
@@ -139,7 +157,7 @@ export class QueueConsumer<T> implements Consumer {
   };
 
   #run(item: T): void {
-    this.active++;
+    this.#active++;
     const task = new AbortController();
     this.running.add(task);
     // The get was served in the same tick as stop(): the item is taken, so the handler still sees it, cancelled.
@@ -177,7 +195,7 @@ export class QueueConsumer<T> implements Consumer {
 
   #finish(task: AbortController, item: T, failed: boolean, error: unknown): void {
     this.running.delete(task);
-    this.active--;
+    this.#active--;
     try {
       this.queue.taskDone();
     } catch (misuse) {
@@ -201,7 +219,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   #settleIfIdle(): void {
-    if (this.state === 'running' || this.state === 'done' || this.active > 0 || this.getting) return;
+    if (this.state === 'running' || this.state === 'done' || this.#active > 0 || this.getting) return;
     this.state = 'done';
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     this.resolveDone();
@@ -214,7 +232,7 @@ export class QueueConsumer<T> implements Consumer {
 
   #stopError(timeout: number): TimeoutError {
     return new TimeoutError(
-      `${labelOf(this.queue.name)} consumer: ${count(this.active, 'handler')} still running ${timeout} ms after stop()`,
+      `${labelOf(this.queue.name)} consumer: ${count(this.#active, 'handler')} still running ${timeout} ms after stop()`,
     );
   }
 }

@@ -83,11 +83,14 @@ test('consumer handlers past their timeout keep their place: concurrency 1 runs 
   for (let i = 0; i < 5; i++) await queue.put(i);
   queue.close();
   const done = track(consumer.done);
-  await vi.advanceTimersByTimeAsync(240);
+  await vi.advanceTimersByTimeAsync(20);
+  expect([consumer.active, consumer.abandoned]).toEqual([1, 1]); // past its timeout, still running
+  await vi.advanceTimersByTimeAsync(220);
   expect(done.status).toBe('pending'); // the fifth handler still runs
   await vi.advanceTimersByTimeAsync(10);
   expect(done.status).toBe('fulfilled');
   expect(counts).toEqual({ now: 0, most: 1, started: 5 });
+  expect([consumer.active, consumer.abandoned]).toEqual([0, 0]);
   expect(errors).toHaveLength(5); // each timeout reported once
 });
 
