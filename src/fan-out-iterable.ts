@@ -1,7 +1,7 @@
 // The lazy form of fanOut: an async iterable of the results that reads input only as the consumer
 // takes results, so a generator of millions of items runs in O(window) memory. The same Run as
 // fanOut, with a sink that buffers results until the consumer asks for them.
-import { startCall } from './core/track.js';
+import { startCall } from './core/live.js';
 import { type FanOutFn, type FanOutInput, type FanOutOptions, type Parsed, parse, Run } from './fan-out.js';
 
 /** Options of {@link fanOutIterable}. */

@@ -1,4 +1,5 @@
-import { type Call, endCall, startCall, UNTIMED, type WaitOutcome } from './core/track.js';
+import { endCall, startCall } from './core/live.js';
+import { type Call, UNTIMED, type WaitOutcome } from './core/track.js';
 import * as check from './core/validate.js';
 import { ONCE } from './core/wait.js';
 import type { Link } from './core/waiters.js';

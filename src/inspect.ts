@@ -3,16 +3,16 @@
 // parked, on what, since when and (with origins on) from where, so it can be dumped on demand,
 // watched for stalls, and published on diagnostics_channel. A blocked event loop is watched from
 // a worker thread, the only place that can still speak while the main thread is stuck.
+
+import { enders } from './core/channels.js';
 import { disposeSymbol } from './core/compat.js';
+import { snapshots } from './core/live.js';
+import { originFrames, originOf } from './core/origins.js';
 import {
-  enders,
   firstSeen,
   flags,
   now,
-  originFrames,
-  originOf,
   retime,
-  snapshots,
   unuseTiming,
   useTiming,
   type WaitOutcome,
@@ -20,7 +20,8 @@ import {
 } from './core/track.js';
 import * as check from './core/validate.js';
 
-export type { TaskErrorMessage, WaitEndMessage, WaitOutcome, WaitStartMessage } from './core/track.js';
+export type { TaskErrorMessage, WaitEndMessage, WaitStartMessage } from './core/channels.js';
+export type { WaitOutcome } from './core/track.js';
 
 /**
  * The diagnostics_channel names unwedge publishes on. Messages are built only while someone

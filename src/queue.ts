@@ -4,7 +4,8 @@
 // and shutdown() settle every waiter. consume() (consumer.ts) is the supervised consumer.
 import { CONSUME_KEYS, type ConsumeOptions, type Consumer, QueueConsumer } from './consumer.js';
 import { asyncDisposeSymbol } from './core/compat.js';
-import { type PrimitiveSnapshot, register, type WaitLabel } from './core/track.js';
+import { register } from './core/live.js';
+import type { PrimitiveSnapshot, WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
 import { failAll, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';

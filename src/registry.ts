@@ -1,15 +1,10 @@
 import { inspect } from 'node:util';
 import { asyncDisposeSymbol } from './core/compat.js';
+import { register } from './core/live.js';
+import { recordOrigin } from './core/origins.js';
 import { reportFailure } from './core/report.js';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
-import {
-  flags,
-  type PrimitiveSnapshot,
-  recordOrigin,
-  register,
-  sinceDate,
-  type WaitSnapshot,
-} from './core/track.js';
+import { flags, type PrimitiveSnapshot, sinceDate, type WaitSnapshot } from './core/track.js';
 import * as check from './core/validate.js';
 import { bound } from './core/wait.js';
 import { type Link, WaiterList } from './core/waiters.js';

@@ -1,8 +1,9 @@
 import type { AsyncResource } from 'node:async_hooks';
 import { disposeSymbol } from './core/compat.js';
 import { type Hold, heldHere, newHold, within } from './core/holds.js';
+import { register } from './core/live.js';
 import { callerContext, contextIsFree } from './core/task.js';
-import { type PrimitiveSnapshot, register, type WaitLabel } from './core/track.js';
+import type { PrimitiveSnapshot, WaitLabel } from './core/track.js';
 import * as check from './core/validate.js';
 import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter } from './core/wait.js';
 import { WaiterList } from './core/waiters.js';

@@ -1,4 +1,5 @@
-import { type Call, endCall, startCall, UNTIMED } from './core/track.js';
+import { endCall, startCall } from './core/live.js';
+import { type Call, UNTIMED } from './core/track.js';
 import * as check from './core/validate.js';
 import { bound } from './core/wait.js';
 import type { Link } from './core/waiters.js';

@@ -4,7 +4,9 @@ import { createServer, type IncomingMessage, request, type ServerResponse } from
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { libraryRoots, originFrames, register, sinceDate, unregister } from '../src/core/track.js';
+import { register, unregister } from '../src/core/live.js';
+import { libraryRoots, originFrames } from '../src/core/origins.js';
+import { sinceDate } from '../src/core/track.js';
 import { disarm, fail, park, settle, Waiter, type WaitHost } from '../src/core/wait.js';
 import { WaiterList } from '../src/core/waiters.js';
 import { ClosedError, DeadlockError, TimeoutError } from '../src/errors.js';

@@ -3,7 +3,7 @@
 // same way for every primitive (it was four copies that differed on a throwing hook: two lost the
 // original error).
 import { inspect } from 'node:util';
-import { publishTaskError } from './track.js';
+import { publishTaskError } from './channels.js';
 
 /** Who failed, for `unwedge:task:error` and for messages. */
 export interface FailureSource {

@@ -3,24 +3,19 @@
 // every one of those paths.
 
 import { ClosedError, TimeoutError } from '../errors.js';
+import { enders, notifyEnded, publishEnd, publishStart, waitEnd, waitStart } from './channels.js';
+import { endCall } from './live.js';
+import { recordOrigin } from './origins.js';
 import { clearTimer, startTimer, type Timer } from './timer.js';
 import {
   type Call,
-  endCall,
-  enders,
   flags,
   NOT_WAITING,
-  notifyEnded,
   now,
-  publishEnd,
-  publishStart,
-  recordOrigin,
   type Tracked,
   UNTIMED,
   type WaitLabel,
   type WaitOutcome,
-  waitEnd,
-  waitStart,
 } from './track.js';
 import type { Link, WaiterList } from './waiters.js';
 

@@ -3,6 +3,8 @@
 // lifecycle (shutdown, idle). Subclasses decide when a queued job starts.
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { asyncDisposeSymbol } from '../core/compat.js';
+import { register } from '../core/live.js';
+import { recordOrigin } from '../core/origins.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { callerContext, contextIsFree, newStore } from '../core/task.js';
 import { startTimer } from '../core/timer.js';
@@ -10,8 +12,6 @@ import {
   flags,
   now,
   type PrimitiveSnapshot,
-  recordOrigin,
-  register,
   UNTIMED,
   type WaitLabel,
   type WaitSnapshot,

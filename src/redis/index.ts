@@ -7,8 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { asyncDisposeSymbol, disposeSymbol } from '../core/compat.js';
+import { register } from '../core/live.js';
 import { failureLine, reportFailure } from '../core/report.js';
-import { type PrimitiveSnapshot, register, type WaitLabel } from '../core/track.js';
+import type { PrimitiveSnapshot, WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { bound, fail, park, settle, Waiter } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
