@@ -51,8 +51,10 @@ export type FanOutInput<T> = Iterable<T> | AsyncIterable<T>;
  * settles, nothing it started is still running. With `settle: true`, item errors never reject;
  * it resolves with a `PromiseSettledResult` per item. A call that its pool abandoned (a timeout, an
  * abort) keeps its permits and its window place until it settles. `options.signal` aborting stops it
- * too, aborts the calls in flight, and rejects at once with exactly its reason: calls that ignore
- * their signal go on holding their permits and pool slots until they settle.
+ * too, aborts the calls in flight, and rejects at once with exactly its reason (or, when a call had
+ * already failed and it was waiting for the others, at once with that failure: the first reason
+ * wins, so that no failure goes unseen); calls that ignore their signal go on holding their permits
+ * and pool slots until they settle.
  *
  * @example
  * ```ts
