@@ -15,7 +15,10 @@ export interface ConsumeOptions<T> {
   concurrency?: number;
   /** Stops the consumer when aborted, as `stop()` does, with `signal.reason` as the handlers' abort reason. */
   signal?: AbortSignal;
-  /** A handler still running after this many ms (> 0) has its signal aborted and counts as failed. */
+  /**
+   * A handler still running after this many ms (> 0) has its signal aborted and is reported as
+   * failed; it keeps its place among the `concurrency` handlers until it settles.
+   */
   timeout?: number;
   /** Receives each handler failure. Default: the queue's name and the error with its stack, on stderr. */
   onError?: (error: unknown, item: T) => void;
@@ -52,13 +55,13 @@ type ConsumerState = 'running' | 'draining' | 'stopping' | 'done';
 export class QueueConsumer<T> implements Consumer {
   readonly done: Promise<void>;
   private state: ConsumerState = 'running';
-  #active = 0;
   /** Whether a get is outstanding (at most one: items are taken only when a handler slot is free). */
   private getting = false;
   private stopReason: unknown;
   private resolveDone!: () => void;
   private readonly stopper = new AbortController();
   private readonly getOptions: QueueWaitOptions = { signal: this.stopper.signal };
+  /** The running handlers' controllers, abandoned ones included: their count is `active`. */
   private readonly running = new Set<AbortController>();
   private readonly concurrency: number;
   private readonly timeout: number | undefined;
@@ -96,7 +99,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   get active(): number {
-    return this.#active;
+    return this.running.size;
   }
 
   get abandoned(): number {
@@ -138,7 +141,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   #pump(): void {
-    if (this.state !== 'running' || this.getting || this.#active >= this.concurrency) return;
+    if (this.state !== 'running' || this.getting || this.running.size >= this.concurrency) return;
     this.getting = true;
     this.queue.get(this.getOptions).then(this.#onItem, this.#onNoItem);
   }
@@ -157,7 +160,6 @@ export class QueueConsumer<T> implements Consumer {
   };
 
   #run(item: T): void {
-    this.#active++;
     const task = new AbortController();
     this.running.add(task);
     // The get was served in the same tick as stop(): the item is taken, so the handler still sees it, cancelled.
@@ -195,7 +197,6 @@ export class QueueConsumer<T> implements Consumer {
 
   #finish(task: AbortController, item: T, failed: boolean, error: unknown): void {
     this.running.delete(task);
-    this.#active--;
     try {
       this.queue.taskDone();
     } catch (misuse) {
@@ -219,7 +220,7 @@ export class QueueConsumer<T> implements Consumer {
   }
 
   #settleIfIdle(): void {
-    if (this.state === 'running' || this.state === 'done' || this.#active > 0 || this.getting) return;
+    if (this.state === 'running' || this.state === 'done' || this.running.size > 0 || this.getting) return;
     this.state = 'done';
     if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
     this.resolveDone();
@@ -232,7 +233,7 @@ export class QueueConsumer<T> implements Consumer {
 
   #stopError(timeout: number): TimeoutError {
     return new TimeoutError(
-      `${labelOf(this.queue.name)} consumer: ${count(this.#active, 'handler')} still running ${timeout} ms after stop()`,
+      `${labelOf(this.queue.name)} consumer: ${count(this.running.size, 'handler')} still running ${timeout} ms after stop()`,
     );
   }
 }
