@@ -2,7 +2,7 @@
 // starts queued jobs while slots are free.
 import * as check from '../core/validate.js';
 import { liveHead } from '../core/wait.js';
-import { BasePool, currentPool, grantSlot, launchNow, parkJob } from './base.js';
+import { BasePool, parkJob } from './base.js';
 import {
   type Pool,
   type PoolRunOptions,
@@ -11,6 +11,7 @@ import {
   type WorkerPoolOptions,
 } from './contract.js';
 import { DONE, Job, OwnJob } from './job.js';
+import { currentPool, grantSlot, launchNow } from './running.js';
 
 /**
  * Runs tasks at most `concurrency` at a time, the rest waiting in FIFO order in a bounded line.
@@ -74,7 +75,6 @@ export class WorkerPool extends BasePool implements Pool {
     ) {
       const job = task.length === 0 ? new Job(task) : new OwnJob(task, undefined, undefined);
       if (this.used < this.limit && this.waiters.length === 0) {
-        this.used++;
         return launchNow(this, job) as Promise<Awaited<T>>;
       }
       if (this.waiters.length < this.maxQueue) {
