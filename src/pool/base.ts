@@ -4,12 +4,14 @@
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
 import { callerContext, contextIsFree, newStore } from '../core/task.js';
-import { type PrimitiveSnapshot, UNTIMED, type WaitLabel, type WaitSnapshot } from '../core/track.js';
+import type { PrimitiveSnapshot, WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { fail, park, settle, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from '../errors.js';
 import {
+  checkPoolOptions,
+  checkShutdownOptions,
   IDLE_KEYS,
   type PoolIdleOptions,
   type PoolOptions,
@@ -18,11 +20,11 @@ import {
   type PoolShutdownReport,
   type PoolTask,
   RUN_KEYS,
-  SHUTDOWN_KEYS,
 } from './contract.js';
-import { describeIdleWaiter, IdleWaiter, idleWaitWhat, reportOf } from './idle.js';
-import { ABANDONED, DONE, Job, noop, OwnJob, QUEUED } from './job.js';
-import { abandonAll, grantSlot, launchChild, launchNow, startedAt, TaskRunner } from './running.js';
+import { describeIdleWaiter, IdleWaiter, reportOf } from './idle.js';
+import { DONE, Job, noop, OwnJob, QUEUED } from './job.js';
+import { abandonAll, grantSlot, launchChild, launchNow, TaskRunner } from './running.js';
+import { poolSnapshot } from './snapshot.js';
 
 type Lifecycle = 'open' | 'draining' | 'closed';
 
@@ -68,24 +70,8 @@ export abstract class BasePool extends TaskRunner {
   readonly #watchers: WaitHost<IdleWaiter> & { name: string | undefined };
 
   constructor(options: PoolOptions) {
-    const name = check.string(options.name, 'options.name');
-    const maxQueue =
-      options.maxQueue === undefined
-        ? 1024
-        : check.integerOrInfinity(options.maxQueue, 'options.maxQueue', 0);
-    const timeout = check.timeout(options.timeout, 'options.timeout');
-    // A default run timeout of 0 would reject every run() that does not override it (and 0 means
-    // "no limit" in some libraries): refuse it here rather than on every call.
-    if (timeout === 0)
-      throw new RangeError('options.timeout must be a number of milliseconds > 0; received 0');
-    const context =
-      (check.boolean(options.asyncContext, 'options.asyncContext') ?? contextIsFree)
-        ? newStore<Job>()
-        : undefined;
-    const onError =
-      options.onError === undefined
-        ? undefined
-        : check.func<(error: unknown) => void>(options.onError, 'options.onError');
+    const { name, maxQueue, timeout, asyncContext, onError } = checkPoolOptions(options);
+    const context = (asyncContext ?? contextIsFree) ? newStore<Job>() : undefined;
     super(name, context, onError);
     this.maxQueue = maxQueue;
     this.timeout = timeout;
@@ -117,35 +103,18 @@ export abstract class BasePool extends TaskRunner {
 
   /** What `inspect()` shows: slots and their use, and each running task, queued task and watcher. */
   static #snapshot(p: BasePool): PrimitiveSnapshot {
-    const waits: WaitSnapshot[] = [];
-    for (const job of p.running) {
-      const state = job.state === ABANDONED ? 'abandoned' : 'running';
-      const timeout = job instanceof OwnJob ? job.timeout : undefined;
-      waits.push({ key: job, what: 'task', since: startedAt.get(job) ?? UNTIMED, timeout, state });
-    }
-    for (const job of p.waiters) {
-      const timeout = job instanceof OwnJob ? job.queueTimeout : undefined;
-      waits.push({ key: job, what: 'run (queued)', since: job.since, timeout });
-    }
-    for (const w of p.#watchers.waiters) {
-      waits.push({ key: w, what: idleWaitWhat(w), since: w.since, timeout: w.timeout });
-    }
-    const abandoned = p.abandonedJobs > 0 ? ` (${p.abandonedJobs} abandoned)` : '';
-    const closed = p.state === 'open' ? '' : `, ${p.state}`;
-    return {
-      kind: 'pool',
+    return poolSnapshot({
       name: p.name,
-      summary: `${p.#load}${abandoned}, maxQueue ${p.maxQueue}${closed}`,
-      stats: {
-        concurrency: p.concurrency,
-        active: p.used,
-        queued: p.waiters.length,
-        maxQueue: p.maxQueue,
-        abandoned: p.abandonedJobs,
-        state: p.state,
-      },
-      waits,
-    };
+      concurrency: p.concurrency,
+      used: p.used,
+      maxQueue: p.maxQueue,
+      abandoned: p.abandonedJobs,
+      state: p.state,
+      load: p.#load,
+      running: p.running,
+      queued: p.waiters,
+      watchers: p.#watchers.waiters,
+    });
   }
 
   /** How many tasks run at once. */
@@ -337,9 +306,7 @@ export abstract class BasePool extends TaskRunner {
     let drain: boolean;
     let timeout: number | undefined;
     try {
-      const o = check.options<PoolShutdownOptions>(options, SHUTDOWN_KEYS);
-      drain = check.boolean(o.drain, 'options.drain') ?? false;
-      timeout = o.timeout === undefined ? (drain ? 10_000 : 0) : check.timeout(o.timeout, 'options.timeout');
+      ({ drain, timeout } = checkShutdownOptions(options));
     } catch (error) {
       return Promise.reject(error);
     }

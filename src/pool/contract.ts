@@ -1,5 +1,7 @@
 // The contract every pool in unwedge keeps, WorkerPool and the fronts in unwedge/* alike: the
-// types their users write against, and the option keys each call accepts.
+// types their users write against, the option keys each call accepts, and their checks.
+import * as check from '../core/validate.js';
+
 /** Work for a pool: called with a signal that aborts when its caller stops waiting for it. */
 export type PoolTask<T> = (signal: AbortSignal) => T | PromiseLike<T>;
 
@@ -98,3 +100,29 @@ export interface WorkerPoolOptions extends PoolOptions {
 
 /** @internal The keys of {@link WorkerPoolOptions} (and of the piscina front's). */
 export const WORKER_POOL_KEYS = [...POOL_KEYS, 'concurrency'] as const;
+
+/** @internal Checks a pool's options (bad input throws at once, naming the option and the value). */
+export function checkPoolOptions(options: PoolOptions) {
+  const name = check.string(options.name, 'options.name');
+  const maxQueue =
+    options.maxQueue === undefined ? 1024 : check.integerOrInfinity(options.maxQueue, 'options.maxQueue', 0);
+  const timeout = check.timeout(options.timeout, 'options.timeout');
+  // A default run timeout of 0 would reject every run() that does not override it (and 0 means
+  // "no limit" in some libraries): refuse it here rather than on every call.
+  if (timeout === 0) throw new RangeError('options.timeout must be a number of milliseconds > 0; received 0');
+  const asyncContext = check.boolean(options.asyncContext, 'options.asyncContext');
+  const onError =
+    options.onError === undefined
+      ? undefined
+      : check.func<(error: unknown) => void>(options.onError, 'options.onError');
+  return { name, maxQueue, timeout, asyncContext, onError };
+}
+
+/** @internal Checks `shutdown()`'s options; `timeout` defaults to 0, or 10,000 with `drain`. */
+export function checkShutdownOptions(options: PoolShutdownOptions | undefined) {
+  const o = check.options<PoolShutdownOptions>(options, SHUTDOWN_KEYS);
+  const drain = check.boolean(o.drain, 'options.drain') ?? false;
+  const timeout =
+    o.timeout === undefined ? (drain ? 10_000 : 0) : check.timeout(o.timeout, 'options.timeout');
+  return { drain, timeout };
+}
