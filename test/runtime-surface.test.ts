@@ -74,7 +74,7 @@ test('a RedisSemaphore shows its public surface only: the hooks of the wait core
   const client = { evalsha() {}, duplicate() {}, status: 'ready', on() {} } as unknown as Redis;
   const sem = new RedisSemaphore(client, { key: 'surface', permits: 1 });
   expect(Object.keys(sem).sort()).toEqual(['key', 'leaseMs', 'name']);
-  expect(methodsOf(sem)).toEqual(['acquire', 'close', 'inspect', 'run', 'tryAcquire']);
+  expect(methodsOf(sem)).toEqual(['acquire', 'acquireIfFree', 'close', 'inspect', 'run']);
   for (const name of ['waiters', 'timeoutError', 'onLeave', 'describeWait', 'release', 'grant']) {
     expect((sem as unknown as Record<string, unknown>)[name], `sem.${name}`).toBeUndefined();
   }

@@ -1,4 +1,4 @@
-// RedisSemaphore, the public class: its options, acquire / tryAcquire / run, inspect, close,
+// RedisSemaphore, the public class: its options, acquire / acquireIfFree / run, inspect, close,
 // and the permit it gives. Its parts: client.ts (the Redis side), line.ts (its callers in line),
 // loop.ts (its life, its leases and the refresh-and-poll loop), scripts.ts (the Lua script).
 import type { Redis } from 'ioredis';
@@ -209,11 +209,12 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
 
   /**
    * Takes `weight` permits if they are free in Redis now and nobody waits (so it never jumps the
-   * line); resolves `undefined` otherwise. Never queues. Unlike `Semaphore.tryAcquire` it must ask
-   * Redis, so it returns a promise: it rejects with a `TimeoutError` when Redis does not answer
-   * within `leaseMs / 3`, and with a `ClosedError` when closed. A bad `weight` rejects at once.
+   * line); resolves `undefined` otherwise. Never queues, but waits for Redis to answer: it rejects
+   * with a `TimeoutError` when Redis does not answer within `leaseMs / 3`, and with a `ClosedError`
+   * when closed. A bad `weight` rejects at once. Not named `tryAcquire`: a `tryX` answers at once,
+   * as `Semaphore.tryAcquire` does, and this one cannot without asking Redis.
    */
-  tryAcquire(weight = 1): Promise<RedisPermit | undefined> {
+  acquireIfFree(weight = 1): Promise<RedisPermit | undefined> {
     let w: number;
     try {
       w = check.weight(weight, 'weight', this.#spec.permits);
@@ -306,7 +307,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
         return permit;
       },
       (error: unknown) => {
-        throw error instanceof TimeoutError ? error : redisError(who, 'tryAcquire', error);
+        throw error instanceof TimeoutError ? error : redisError(who, 'acquireIfFree', error);
       },
     );
   }
