@@ -30,6 +30,7 @@ interface Subscriber {
   readonly onReady: () => void;
 }
 
+/** One instance's side of the semaphore in Redis: every command it sends goes through {@link call}. */
 export class Link {
   /** What Redis last said, across every instance: permits in use, waiters queued. */
   readonly seen = { used: 0, queued: 0 };

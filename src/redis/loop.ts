@@ -104,7 +104,7 @@ export class Loop {
   }
 
   /**
-   * Closes the instance: see {@link RedisSemaphore.close}. Closed before anyone is told, so that a
+   * Closes the instance, as RedisSemaphore.close says. Closed before anyone is told, so that a
    * holder's abort listener that calls acquire() is refused. Idempotent: returns the same promise.
    */
   close(): Promise<void> {
@@ -113,12 +113,13 @@ export class Loop {
       case 'closed':
         return life.closing;
       case 'active':
+        this.#stop();
+        break;
       case 'idle':
         break;
       default:
         return unreachable(life);
     }
-    this.#stop();
     const closing = this.#link.unlisten();
     this.#life = { tag: 'closed', closing };
     const { who, leaseMs } = this.#spec;

@@ -1,6 +1,8 @@
 // RedisSemaphore, the public class: its options, acquire / acquireIfFree / run, inspect, close,
-// and the permit it gives. Its parts: client.ts (the Redis side), line.ts (its callers in line),
-// loop.ts (its life, its leases and the refresh-and-poll loop), scripts.ts (the Lua script).
+// and the RedisPermit it gives. Its parts, each in a #private field: client.ts (the Redis side:
+// the script call, batched drops, the subscriber), line.ts (this instance's callers in line, the
+// host core/wait.ts parks them with), leases.ts (the permits held here), loop.ts (the instance's
+// life and its refresh-and-poll loop); scripts.ts is the Lua script.
 import type { Redis } from 'ioredis';
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
