@@ -1392,11 +1392,11 @@ const redisTable: Table = {
     ...signalCases('acquire', 'options.signal', (v) => redisSem().acquire({ signal: v as never })),
     ...optionsCases('acquire', (v) => redisSem().acquire(v as never)),
     ...strictCases('acquire', (v) => redisSem().acquire(v as never), ACQUIRE, ['wieght', 'weight']),
-    // tryAcquire must ask Redis, so it is async: a bad weight rejects before any command.
-    ...numberCases('tryAcquire', (v) => redisSem().tryAcquire(v as number), weightRanges, 'weight'),
+    // acquireIfFree must ask Redis, so it is async: a bad weight rejects before any command.
+    ...numberCases('acquireIfFree', (v) => redisSem().acquireIfFree(v as number), weightRanges, 'weight'),
     [
-      'tryAcquire: weight above permits',
-      () => redisSem().tryAcquire(3),
+      'acquireIfFree: weight above permits',
+      () => redisSem().acquireIfFree(3),
       RangeError,
       /^weight must be <= the semaphore's 2 permits; received 3$/,
     ],

@@ -2,10 +2,12 @@
 // in JavaScript, and `sem.release()` once made a semaphore stop limiting anything. Every function
 // on each primitive's runtime surface is called with the arguments an intruder could find (the
 // internal waiter and running job included), and the limit must still hold.
+import type { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import { expect, test } from 'vitest';
 import { PQueuePool } from '../src/adapters/p-queue.js';
 import { WorkerPool } from '../src/pool.js';
+import { RedisSemaphore } from '../src/redis/index.js';
 import { Semaphore } from '../src/semaphore.js';
 import { ticks } from './pool.contract.js';
 import { deferred } from './support/promises.js';
@@ -65,6 +67,17 @@ test('no method of a Semaphore, called as release() or release(n), gives out mor
   await queued;
   expect(most).toBe(1);
   expect(sem.available).toBe(1);
+});
+
+test('a RedisSemaphore shows its public surface only: the hooks of the wait core are on a private host', () => {
+  // A client stub: constructing a RedisSemaphore sends nothing to Redis.
+  const client = { evalsha() {}, duplicate() {}, status: 'ready', on() {} } as unknown as Redis;
+  const sem = new RedisSemaphore(client, { key: 'surface', permits: 1 });
+  expect(Object.keys(sem).sort()).toEqual(['key', 'leaseMs', 'name']);
+  expect(methodsOf(sem)).toEqual(['acquire', 'acquireIfFree', 'close', 'inspect', 'run']);
+  for (const name of ['waiters', 'timeoutError', 'onLeave', 'describeWait', 'release', 'grant']) {
+    expect((sem as unknown as Record<string, unknown>)[name], `sem.${name}`).toBeUndefined();
+  }
 });
 
 const POOLS = [

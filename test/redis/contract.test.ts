@@ -28,7 +28,7 @@ const inProcess: MakeSubject = (permits, options) => {
   const sem = new Semaphore(permits, options);
   return {
     acquire: (o) => sem.acquire(o),
-    tryAcquire: async (weight) => sem.tryAcquire(weight),
+    acquireIfFree: async (weight) => sem.tryAcquire(weight),
     run: (fn, o) => sem.run(fn, o),
     state: async () => {
       await new Promise((resolve) => setImmediate(resolve));
@@ -42,7 +42,7 @@ const inRedis: MakeSubject = (permits, options) => {
   opened.push(sem);
   return {
     acquire: (o) => sem.acquire(o),
-    tryAcquire: (weight) => sem.tryAcquire(weight),
+    acquireIfFree: (weight) => sem.acquireIfFree(weight),
     run: (fn, o) => sem.run(() => fn(), o),
     state: async () => {
       const { used, queued } = await sem.inspect();
@@ -53,6 +53,10 @@ const inRedis: MakeSubject = (permits, options) => {
 
 describe('Semaphore', () => semaphoreContract(inProcess));
 describe('RedisSemaphore', () => semaphoreContract(inRedis));
+
+/** Semaphore's `tryAcquire` and its RedisSemaphore counterpart, which must ask Redis. */
+const ifFree = (s: Semaphore | RedisSemaphore, weight: number) =>
+  s instanceof Semaphore ? s.tryAcquire(weight) : s.acquireIfFree(weight);
 
 describe('bad input is refused as Semaphore refuses it, before any round trip', () => {
   const bad: Array<[string, (sem: Semaphore | RedisSemaphore) => unknown]> = [
@@ -68,9 +72,9 @@ describe('bad input is refused as Semaphore refuses it, before any round trip', 
     ['options a number', (s) => s.acquire(5 as unknown as undefined)],
     ['run without a function', (s) => s.run(42 as unknown as () => void)],
     ['run with weight > permits', (s) => s.run(() => 1, { weight: 3 })],
-    ['tryAcquire(0)', (s) => s.tryAcquire(0)],
-    ['tryAcquire(3) > permits', (s) => s.tryAcquire(3)],
-    ['tryAcquire(1.5)', (s) => s.tryAcquire(1.5)],
+    ['tryAcquire(0) / acquireIfFree(0)', (s) => ifFree(s, 0)],
+    ['tryAcquire(3) / acquireIfFree(3) > permits', (s) => ifFree(s, 3)],
+    ['tryAcquire(1.5) / acquireIfFree(1.5)', (s) => ifFree(s, 1.5)],
   ];
 
   test.each(bad)('%s: same error class and message, at once', async (_label, call) => {

@@ -9,8 +9,8 @@ import { track } from '../support/promises.js';
 
 export interface Subject {
   acquire(options?: AcquireOptions): Promise<Permit>;
-  /** Always a promise here: Semaphore's synchronous result (or throw) is wrapped. */
-  tryAcquire(weight?: number): Promise<Permit | undefined>;
+  /** `RedisSemaphore.acquireIfFree`, or `Semaphore.tryAcquire` with its synchronous result (or throw) wrapped. */
+  acquireIfFree(weight?: number): Promise<Permit | undefined>;
   run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>>;
   /** Permits in use and callers queued, once every call made so far has taken effect. */
   state(): Promise<{ used: number; queued: number }>;
@@ -54,9 +54,9 @@ async function until(subject: Subject, predicate: (s: { used: number; queued: nu
 
 /** Every permit is free: all of them can be taken at once, and then none more. */
 async function expectAllFree(subject: Subject, permits: number) {
-  const all = await subject.tryAcquire(permits);
+  const all = await subject.acquireIfFree(permits);
   expect(all, 'all permits free').toBeDefined();
-  expect(await subject.tryAcquire(1), 'no permit beyond the limit').toBeUndefined();
+  expect(await subject.acquireIfFree(1), 'no permit beyond the limit').toBeUndefined();
   all!.release();
 }
 
@@ -67,7 +67,7 @@ export function semaphoreContract(make: MakeSubject): void {
     const b = await sem.acquire({ weight: 2 });
     expect([a.weight, b.weight]).toEqual([1, 2]);
     expect(await sem.state()).toEqual({ used: 3, queued: 0 });
-    expect(await sem.tryAcquire()).toBeUndefined();
+    expect(await sem.acquireIfFree()).toBeUndefined();
     a.release();
     b.release();
     await expectAllFree(sem, 3);
@@ -120,17 +120,17 @@ export function semaphoreContract(make: MakeSubject): void {
     await expectAllFree(sem, 2);
   });
 
-  test('tryAcquire never jumps the line and never waits', async () => {
+  test('acquireIfFree (tryAcquire in process) never jumps the line and never waits', async () => {
     const sem = make(2);
-    const held = await sem.tryAcquire();
+    const held = await sem.acquireIfFree();
     expect(held).toBeDefined();
     const heavy = sem.acquire({ weight: 2 });
     await until(sem, (s) => s.queued === 1);
-    expect(await sem.tryAcquire()).toBeUndefined(); // a permit is free, but someone is waiting
+    expect(await sem.acquireIfFree()).toBeUndefined(); // a permit is free, but someone is waiting
     held!.release();
     const big = await within(heavy, 2_000, 'heavy waiter');
-    expect(await sem.tryAcquire()).toBeUndefined(); // nothing free
-    expect(await sem.tryAcquire(2)).toBeUndefined();
+    expect(await sem.acquireIfFree()).toBeUndefined(); // nothing free
+    expect(await sem.acquireIfFree(2)).toBeUndefined();
     big.release();
     await expectAllFree(sem, 2);
   });

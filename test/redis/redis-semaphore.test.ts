@@ -112,13 +112,13 @@ describe('one line across instances', () => {
     permit.release();
   });
 
-  test('tryAcquire from another instance sees permits held elsewhere', async () => {
+  test('acquireIfFree from another instance sees permits held elsewhere', async () => {
     const key = nextKey();
     const a = semaphore(connect(), { key, permits: 3 });
     const b = semaphore(connect(), { key, permits: 3 });
     const held = await a.acquire({ weight: 2 });
-    expect(await b.tryAcquire(2)).toBeUndefined();
-    const one = await b.tryAcquire(1);
+    expect(await b.acquireIfFree(2)).toBeUndefined();
+    const one = await b.acquireIfFree(1);
     expect(one?.weight).toBe(1);
     expect(await a.inspect()).toEqual({ used: 3, queued: 0, holders: 2 });
     held.release();
@@ -245,7 +245,7 @@ describe('closing', () => {
     );
     expect(held.signal.reason).toBeInstanceOf(ClosedError);
     await expect(sem.acquire()).rejects.toThrow(new ClosedError('semaphore "db" is closed'));
-    await expect(sem.tryAcquire()).rejects.toBeInstanceOf(ClosedError);
+    await expect(sem.acquireIfFree()).rejects.toBeInstanceOf(ClosedError);
     await expect(sem.run(() => 1)).rejects.toBeInstanceOf(ClosedError);
     await sem[Symbol.asyncDispose](); // idempotent
     await expect(sem.close()).resolves.toBeUndefined();
@@ -261,7 +261,7 @@ describe('closing', () => {
     const sem = semaphore(client, { key, leaseMs: 30_000, onError: (e) => errors.push(e) });
     const other = semaphore(connect(), { key });
     const blocker = await other.acquire();
-    const held = await sem.tryAcquire(); // nothing free: other holds it
+    const held = await sem.acquireIfFree(); // nothing free: other holds it
     expect(held).toBeUndefined();
     blocker.release();
     const permit = await sem.acquire();
@@ -276,16 +276,16 @@ describe('closing', () => {
     expect(permit.signal.reason).toBeInstanceOf(LeaseLostError);
     expect(() => permit.release()).not.toThrow();
     await expect(sem.acquire()).rejects.toBeInstanceOf(ClosedError);
-    await expect(sem.tryAcquire()).rejects.toBeInstanceOf(ClosedError);
+    await expect(sem.acquireIfFree()).rejects.toBeInstanceOf(ClosedError);
     expect(errors).toEqual([]);
   });
 });
 
 describe('Redis failures', () => {
-  test('a tryAcquire answered after close gives its permit back and rejects with ClosedError', async () => {
+  test('an acquireIfFree answered after close gives its permit back and rejects with ClosedError', async () => {
     const key = nextKey();
     const sem = semaphore(connect(), { key });
-    const trying = sem.tryAcquire();
+    const trying = sem.acquireIfFree();
     await sem.close();
     await expect(trying).rejects.toBeInstanceOf(ClosedError);
     const other = semaphore(connect(), { key });
@@ -313,7 +313,7 @@ describe('Redis failures', () => {
     expect(error).toBeInstanceOf(UnwedgeError);
     expect(error.message).toMatch(/^semaphore "sem-\d+": Redis failed acquire: .*WRONGTYPE/);
     expect((error.cause as Error).name).toBe('ReplyError');
-    await expect(sem.tryAcquire()).rejects.toThrow(/Redis failed tryAcquire: .*WRONGTYPE/);
+    await expect(sem.acquireIfFree()).rejects.toThrow(/Redis failed acquireIfFree: .*WRONGTYPE/);
     expect(sem.waiting).toBe(0);
     await admin.del(keysOf(key).keys[0]);
   });

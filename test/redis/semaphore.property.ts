@@ -1,4 +1,4 @@
-// fast-check interleavings of acquire / tryAcquire / run / release / abort / timeout, issued from
+// fast-check interleavings of acquire / acquireIfFree / run / release / abort / timeout, issued from
 // two instances on two connections to one real Redis, checked against a counter model: permits
 // in use never exceed the limit, every call settles, a call fails only by its own abort or
 // timeout, and afterwards Redis holds nothing and queues nobody.
@@ -41,7 +41,7 @@ test('interleaved calls from two instances keep the counter model: bounded, ever
   await fc.assert(
     fc.asyncProperty(fc.scheduler(), scenario, async (s, [permits, ops]) => {
       const key = `property-${++runs}`;
-      // A long lease: no lease lapses here, and a tryAcquire (bounded by leaseMs / 3) never gives up
+      // A long lease: no lease lapses here, and an acquireIfFree (bounded by leaseMs / 3) never gives up
       // on Redis because this busy machine paused the process.
       const sems = clients.map((client) => new RedisSemaphore(client, { key, permits, leaseMs: 30_000 }));
       let inUse = 0;
@@ -68,7 +68,7 @@ test('interleaved calls from two instances keep the counter model: bounded, ever
             const options = { weight: o.weight, signal: controller.signal, timeout: o.timeout };
             try {
               if (o.kind === 'try') {
-                const permit = await sem.tryAcquire(o.weight);
+                const permit = await sem.acquireIfFree(o.weight);
                 if (permit === undefined) {
                   outcomes[i] = 'refused';
                   return;

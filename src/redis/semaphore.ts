@@ -1,0 +1,316 @@
+// RedisSemaphore, the public class: its options, acquire / acquireIfFree / run, inspect, close,
+// and the RedisPermit it gives. Its parts, each in a #private field: client.ts (the Redis side:
+// the script call, batched drops, the subscriber), line.ts (this instance's callers in line, the
+// host core/wait.ts parks them with), leases.ts (the permits held here), loop.ts (the instance's
+// life and its refresh-and-poll loop); scripts.ts is the Lua script.
+import type { Redis } from 'ioredis';
+import { asyncDisposeSymbol } from '../core/compat.js';
+import { register } from '../core/live.js';
+import { now as clock, type PrimitiveSnapshot } from '../core/track.js';
+import * as check from '../core/validate.js';
+import { bound, fail, park } from '../core/wait.js';
+import { TimeoutError } from '../errors.js';
+import type { AcquireOptions, Permit, SemaphoreLike } from '../semaphore.js';
+import { isReplyError, Link, redisError, type Spec } from './client.js';
+import { Leases } from './leases.js';
+import { Line, RedisWaiter } from './line.js';
+import { Loop } from './loop.js';
+
+/** Options of {@link RedisSemaphore}. */
+export interface RedisSemaphoreOptions {
+  /** The semaphore's identity in Redis: every instance using the same `key` shares the permits. */
+  key: string;
+  /** How many permits exist across all instances; every instance must pass the same number. */
+  permits: number;
+  /** A permit is lost this many ms after its last refresh; refreshed every `leaseMs / 3`. Default 10,000. */
+  leaseMs?: number;
+  /** Shown in errors instead of the key, e.g. `"storage-chunks"`. */
+  name?: string;
+  /** Receives failures nobody awaits (a release Redis did not take). Default: stderr. */
+  onError?: (error: unknown) => void;
+}
+
+const REDIS_SEMAPHORE_KEYS = ['key', 'permits', 'leaseMs', 'name', 'onError'] as const;
+
+/**
+ * Permits held from a {@link RedisSemaphore}, with a signal that says when they are no longer held.
+ * `release()` never throws and never waits: it is sent at the end of the current tick (or with
+ * this instance's next command); if Redis cannot take it, the lease lapses within `leaseMs`.
+ */
+export interface RedisPermit extends Permit {
+  /**
+   * Aborted with a `LeaseLostError` when the lease could not be refreshed or was found expired,
+   * or with a `ClosedError` when the semaphore is closed: the permits may be someone else's now.
+   */
+  readonly signal: AbortSignal;
+}
+
+/** What {@link RedisSemaphore.inspect} reports, across every instance sharing the key. */
+export interface RedisSemaphoreState {
+  /** Permits held now. */
+  used: number;
+  /** Waiters in line. */
+  queued: number;
+  /** Holders (each may hold several permits). */
+  holders: number;
+}
+
+/**
+ * A counting semaphore shared by every process that uses the same Redis `key`: at most `permits`
+ * are held across all of them. Waiters queue in Redis in strict FIFO order across instances; a
+ * release wakes the next waiter through pub/sub (a second connection, `client.duplicate()`),
+ * with a poll every `leaseMs / 3` as the fallback. Held permits are leases, refreshed every
+ * `leaseMs / 3`: a process that dies loses its permits `leaseMs` after its last refresh, and a
+ * holder that cannot refresh is told through its permit's `signal` — never re-acquired silently.
+ *
+ * Every instance of one key must use the same `permits` and `leaseMs`. Call {@link close} when done.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { RedisSemaphore } from 'unwedge/redis';
+ * const redis = new Redis();
+ * const storage = new RedisSemaphore(redis, { key: 'storage-chunks', permits: 32 });
+ * const body = await storage.run((signal) => fetch('http://127.0.0.1:9000/chunk/1', { signal }), {
+ *   timeout: 5_000,
+ * });
+ * await storage.close(); // then the client: close() sends the releases still pending
+ * await redis.quit();
+ * ```
+ */
+export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
+  /** The name given in the options, if any. */
+  readonly name: string | undefined;
+  /** The Redis key the permits live under. */
+  readonly key: string;
+  /** How many ms a lease lasts without a refresh. */
+  readonly leaseMs: number;
+  readonly #spec: Spec;
+  readonly #link: Link;
+  readonly #leases: Leases;
+  readonly #line: Line;
+  readonly #loop: Loop;
+
+  /** @param client an ioredis client; the semaphore sends its scripts on it and never closes it. */
+  constructor(client: Redis, options: RedisSemaphoreOptions) {
+    if (
+      client === null ||
+      typeof client !== 'object' ||
+      typeof client.evalsha !== 'function' ||
+      typeof client.duplicate !== 'function'
+    ) {
+      throw new TypeError(`client must be an ioredis client; received ${check.show(client)}`);
+    }
+    const o = check.options<RedisSemaphoreOptions>(options, REDIS_SEMAPHORE_KEYS);
+    const key = check.string(o.key, 'options.key');
+    if (key === undefined || key === '') {
+      throw new TypeError(`options.key must be a non-empty string; received ${check.show(o.key)}`);
+    }
+    const permits = check.integer(o.permits, 'options.permits', 1);
+    this.leaseMs = o.leaseMs === undefined ? 10_000 : check.integer(o.leaseMs, 'options.leaseMs', 30);
+    this.name = check.string(o.name, 'options.name');
+    const onError =
+      o.onError === undefined
+        ? undefined
+        : check.func<(error: unknown) => void>(o.onError, 'options.onError');
+    this.key = key;
+    this.#spec = {
+      key,
+      name: this.name,
+      who: `semaphore ${JSON.stringify(this.name ?? key)}`,
+      permits,
+      leaseMs: this.leaseMs,
+      period: Math.floor(this.leaseMs / 3),
+      onError,
+    };
+    this.#link = new Link(client, this.#spec);
+    this.#leases = new Leases(this.#link);
+    this.#line = new Line(this.#link, this.#leases, this.#spec);
+    this.#loop = new Loop(this.#link, this.#line, this.#leases, this.#spec);
+    register(this, RedisSemaphore.snapshot);
+  }
+
+  /** What `inspect()` shows: the permits, what this instance holds, and its callers in line. */
+  private static snapshot(s: RedisSemaphore): PrimitiveSnapshot {
+    const { permits, name, key } = s.#spec;
+    const { used, queued } = s.#link.seen;
+    const held = s.#leases.held;
+    const waiting = s.#line.length;
+    const state = s.#loop.closed ? 'closed' : 'open';
+    return {
+      kind: 'redis-semaphore',
+      name: name ?? key,
+      summary:
+        `${permits} permit${permits === 1 ? '' : 's'}; ${held} held and ${waiting} waiting here; ` +
+        `Redis last said ${used} in use, ${queued} waiting${state === 'closed' ? ', closed' : ''}`,
+      stats: { permits, held, waiting, redisInUse: used, redisWaiting: queued, state },
+      waits: s.#line.waits(),
+    };
+  }
+
+  /** How many permits exist across all instances. */
+  get permits(): number {
+    return this.#spec.permits;
+  }
+
+  /** How many permits this instance holds now. */
+  get held(): number {
+    return this.#leases.held;
+  }
+
+  /** How many callers of this instance wait in line (the line itself is in Redis, shared). */
+  get waiting(): number {
+    return this.#line.length;
+  }
+
+  /**
+   * Waits until `weight` permits are free in Redis and every earlier waiter of every instance has
+   * been served, then resolves with a {@link RedisPermit}. The wait ends early with a
+   * `TimeoutError` after `timeout` ms (round trips to Redis included), with exactly
+   * `signal.reason` when `signal` aborts, or with a `ClosedError` when the semaphore is closed or
+   * its client has ended; in every such case no permit is kept. While Redis is unreachable the wait
+   * goes on until one of those. `timeout: 0` makes one attempt and never queues.
+   */
+  acquire(options?: AcquireOptions): Promise<RedisPermit> {
+    let weight: number;
+    let signal: AbortSignal | undefined;
+    let timeout: number | undefined;
+    try {
+      ({ weight, signal, timeout } = check.acquireOptions(options, this.#spec.permits));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const closed = this.#loop.refusal();
+    if (closed !== undefined) return Promise.reject(closed);
+    if (timeout === 0) {
+      return this.#attempt(weight).then(
+        (permit) => permit ?? Promise.reject(this.#line.timeoutError({ weight, timeout })),
+      );
+    }
+    const line = this.#line;
+    const waiter = new RedisWaiter(this.#link.nextId(weight), weight, timeout, clock());
+    const promise = park<RedisPermit, RedisWaiter>(line, waiter, signal, timeout);
+    line.index(waiter);
+    this.#link.call(['acquire', waiter.id, 'wait']).then(
+      (reply) => {
+        this.#link.observe(reply);
+        if (reply[3] === 1) line.grant(waiter.id, waiter.sentAt);
+        else if (waiter.linked) this.#loop.listen();
+      },
+      (error: unknown) => {
+        // A reply error will not go away by asking again; a lost connection may: the poll
+        // re-queues the waiter, and its timeout bounds the wait.
+        if (!isReplyError(error) || !line.remove(waiter)) return;
+        fail(waiter, redisError(this.#spec.who, 'acquire', error));
+      },
+    );
+    this.#loop.start();
+    return promise;
+  }
+
+  /**
+   * Takes `weight` permits if they are free in Redis now and nobody waits (so it never jumps the
+   * line); resolves `undefined` otherwise. Never queues, but waits for Redis to answer: it rejects
+   * with a `TimeoutError` when Redis does not answer within `leaseMs / 3`, and with a `ClosedError`
+   * when closed. A bad `weight` rejects at once. Not named `tryAcquire`: a `tryX` answers at once,
+   * as `Semaphore.tryAcquire` does, and this one cannot without asking Redis.
+   */
+  acquireIfFree(weight = 1): Promise<RedisPermit | undefined> {
+    let w: number;
+    try {
+      w = check.weight(weight, 'weight', this.#spec.permits);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const closed = this.#loop.refusal();
+    return closed === undefined ? this.#attempt(w) : Promise.reject(closed);
+  }
+
+  /**
+   * Acquires as {@link acquire} does, calls `fn` with the permit's `signal` (aborted if the lease
+   * is lost), and releases when `fn`'s result settles. Resolves or rejects as `fn` does.
+   * `timeout` and `signal` bound only the wait for permits: once `fn` has started, it is not
+   * interrupted beyond its signal.
+   */
+  run<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
+    try {
+      check.func(fn, 'fn');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.acquire(options).then((permit) => {
+      let result: T | PromiseLike<T>;
+      try {
+        result = fn(permit.signal);
+      } catch (error) {
+        permit.release();
+        throw error;
+      }
+      return Promise.resolve(result).then(
+        (value) => {
+          permit.release();
+          return value;
+        },
+        (error: unknown) => {
+          permit.release();
+          throw error;
+        },
+      );
+    });
+  }
+
+  /**
+   * What Redis says now, for dashboards and tests: permits in use and waiters queued across all
+   * instances, and how many holders hold them. Lapsed leases are cleared first.
+   */
+  async inspect(): Promise<RedisSemaphoreState> {
+    const reply = await this.#link.call(['peek']);
+    this.#link.observe(reply);
+    return { used: reply[0], queued: reply[1], holders: reply[3] as number };
+  }
+
+  /**
+   * Stops this instance: its waiters reject with a `ClosedError` (and leave the line in Redis),
+   * its held permits stop being refreshed and their signals abort with a `ClosedError` (release
+   * them as usual; otherwise they lapse within `leaseMs`), releases made so far are sent, and its
+   * subscriber connection is closed. Resolves when that connection has ended. Later calls reject
+   * with a `ClosedError`. Idempotent; the client passed in stays open: close this first, then it.
+   */
+  close(): Promise<void> {
+    return this.#loop.close();
+  }
+
+  /** Same as {@link close}, for `await using`. */
+  [asyncDisposeSymbol](): Promise<void> {
+    return this.close();
+  }
+
+  /** One attempt that never queues, bounded by a third of the lease. */
+  #attempt(weight: number): Promise<RedisPermit | undefined> {
+    const link = this.#link;
+    const { who, permits, period } = this.#spec;
+    const id = link.nextId(weight);
+    const sentAt = clock();
+    const noAnswer = () =>
+      new TimeoutError(`${who} got no answer from Redis within ${period} ms (${permits} permits)`);
+    // On no answer the attempt may still be granted later: drop it, behind it on the same connection.
+    return bound(link.call(['acquire', id, 'try']), undefined, period, noAnswer, () => link.drop(id)).then(
+      (reply) => {
+        link.observe(reply);
+        if (reply[3] !== 1) return undefined;
+        const closed = this.#loop.refusal();
+        if (closed !== undefined) {
+          link.drop(id);
+          throw closed;
+        }
+        const permit = this.#leases.take(id, weight, sentAt);
+        this.#loop.start();
+        return permit;
+      },
+      (error: unknown) => {
+        throw error instanceof TimeoutError ? error : redisError(who, 'acquireIfFree', error);
+      },
+    );
+  }
+}
