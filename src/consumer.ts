@@ -8,7 +8,8 @@ import * as check from './core/validate.js';
 import { bound, ONCE } from './core/wait.js';
 import { ClosedError, TimeoutError } from './errors.js';
 import type { BoundedQueue } from './queue.js';
-import { count, labelOf, parseWait, type QueueWaitOptions } from './queue-wait.js';
+import { count, labelOf } from './queue-explain.js';
+import { parseWait, type QueueWaitOptions } from './queue-options.js';
 
 /** Options of {@link BoundedQueue.consume}. */
 export interface ConsumeOptions<T> {

@@ -47,12 +47,8 @@ export {
   WorkerPool,
   type WorkerPoolOptions,
 } from './pool.js';
-export {
-  BoundedQueue,
-  type BoundedQueueOptions,
-  type QueueShutdownOptions,
-  type QueueWaitOptions,
-} from './queue.js';
+export { BoundedQueue } from './queue.js';
+export type { BoundedQueueOptions, QueueShutdownOptions, QueueWaitOptions } from './queue-options.js';
 export {
   type RegistryShutdownOptions,
   type RegistryShutdownReport,

@@ -1,9 +1,18 @@
-// What a queue says about itself: the message of each error a wait ends with, naming the state that
-// explains it (a QueueFullError says when an item was last taken), and what inspect() shows. Read
-// on slow paths only, from the facts the queue hands over.
+// What a queue says about itself: how messages name it, the message of each error a wait ends with
+// (naming the state that explains it: a QueueFullError says when an item was last taken), and what
+// inspect() shows. Read on slow paths only, from the facts the queue hands over.
 import type { PrimitiveSnapshot } from './core/track.js';
 import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
-import { count, labelOf } from './queue-wait.js';
+
+/** How a queue is named in messages: `queue "jobs"`, or `queue` when it has no name. */
+export function labelOf(name: string | undefined): string {
+  return name === undefined ? 'queue' : `queue ${JSON.stringify(name)}`;
+}
+
+/** `1 item`, `2 items`. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
 
 /** `'closed'`: no puts, gets drain what is left. `'shutdown'`: the items were dropped too. */
 export type QueueState = 'open' | 'closed' | 'shutdown';

@@ -1,7 +1,7 @@
 // `for await (const item of queue)`: each step is a get(), and leaving the loop cancels the get
 // under way, so that no item is taken that nobody sees.
 import { ClosedError } from './errors.js';
-import type { QueueWaitOptions } from './queue-wait.js';
+import type { QueueWaitOptions } from './queue-options.js';
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 /** The reason a pending `next()` is cancelled with when the loop is left. */

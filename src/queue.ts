@@ -1,7 +1,9 @@
 // A bounded FIFO between producers and consumers whose every wait ends (seed 001: the consumer of a
 // bounded queue died, the queue filled, and the next put blocked the event loop forever). put, get
 // and join each take a timeout and a signal; a full queue says when an item was last taken; close()
-// and shutdown() settle every waiter. consume() (consumer.ts) is the supervised consumer.
+// and shutdown() settle every waiter. Its parts: queue-options.ts (what it is given), queue-ring.ts
+// (where items are kept), queue-wait.ts (the lines callers park in), queue-explain.ts (its messages
+// and inspect() snapshot), queue-iterator.ts (for await), consumer.ts (the supervised consumer).
 import { type ConsumeOptions, type Consumer, QueueConsumer } from './consumer.js';
 import { asyncDisposeSymbol } from './core/compat.js';
 import { register } from './core/live.js';
@@ -13,35 +15,25 @@ import {
   emptyError,
   fullError,
   joinError,
+  labelOf,
   type QueueFacts,
   type QueueState,
   queueSnapshot,
 } from './queue-explain.js';
 import { QueueIterator } from './queue-iterator.js';
-import { Line, labelOf, PutWaiter, type QueueWaitOptions, TimedWaiter, waitOptions } from './queue-wait.js';
-
-export type { QueueWaitOptions } from './queue-wait.js';
+import {
+  type BoundedQueueOptions,
+  isImmediate,
+  type QueueShutdownOptions,
+  type QueueWaitOptions,
+  queueOptions,
+  waitOptions,
+} from './queue-options.js';
+import { Ring } from './queue-ring.js';
+import { Line, PutWaiter, TimedWaiter } from './queue-wait.js';
 
 /** What every put that did not wait returns: awaiting it allocates nothing. */
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Options of {@link BoundedQueue}. */
-export interface BoundedQueueOptions {
-  /** How many items the queue holds before `put` waits: a positive safe integer. */
-  capacity: number;
-  /** Shown in errors, e.g. `"transcribe-jobs"`. */
-  name?: string;
-}
-
-const QUEUE_KEYS = ['capacity', 'name'] as const;
-
-/** Options of {@link BoundedQueue.shutdown}. */
-export interface QueueShutdownOptions {
-  /** Also drop the queued items and reject every waiting getter at once. Default `false`. */
-  immediate?: boolean;
-}
-
-const SHUTDOWN_KEYS = ['immediate'] as const;
 
 /**
  * A FIFO queue of at most `capacity` items between producers and consumers, where every wait is
@@ -79,10 +71,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   readonly name: string | undefined;
   private readonly max: number;
   private state: QueueState = 'open';
-  // The ring: `count` items from `head`, at indexes masked by `ring.length - 1` (a power of two).
-  private ring: (T | undefined)[];
-  private head = 0;
-  private count = 0;
+  private readonly ring: Ring<T>;
   /** Items taken by a get and not yet marked done. */
   private taken = 0;
   private dropped = 0;
@@ -102,11 +91,8 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   );
 
   constructor(options: BoundedQueueOptions) {
-    if (options === undefined) throw new TypeError('options must be an object; received undefined');
-    const o = check.options<BoundedQueueOptions>(options, QUEUE_KEYS);
-    this.max = check.integer(o.capacity, 'options.capacity', 1);
-    this.name = check.string(o.name, 'options.name');
-    this.ring = new Array<T | undefined>(Math.min(16, 2 ** Math.ceil(Math.log2(this.max)))).fill(undefined);
+    ({ capacity: this.max, name: this.name } = queueOptions(options));
+    this.ring = new Ring<T>(this.max);
     this.listed = this.name !== undefined;
     if (this.listed) register(this, BoundedQueue.snapshot);
   }
@@ -123,7 +109,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /** How many items are queued now (not counting those of putters still waiting). `0` after an immediate shutdown. */
   get size(): number {
-    return this.count;
+    return this.ring.size;
   }
 
   /** Whether `close` or `shutdown` was called: puts are refused from then on. */
@@ -133,7 +119,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /** Items put and not yet marked done: those queued plus those taken without `taskDone()` yet. */
   get unfinished(): number {
-    return this.count + this.taken;
+    return this.ring.size + this.taken;
   }
 
   /**
@@ -148,12 +134,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     // Hot path: no options, open, room or a waiting getter. Nothing is allocated.
     if (options === undefined && this.state === 'open') {
       if (this.#offer(item)) return RESOLVED;
-      return this.#wait<void, PutWaiter<T>>(
-        this.putters,
-        new PutWaiter(item, undefined),
-        undefined,
-        undefined,
-      );
+      return this.#wait(this.putters, new PutWaiter(item, undefined), undefined, undefined);
     }
     const o = waitOptions(options);
     if (o instanceof Promise) return o;
@@ -162,7 +143,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       case 'open':
         if (this.#offer(item)) return RESOLVED;
         if (timeout === 0) return Promise.reject(fullError(this.#facts(), 0, false));
-        return this.#wait<void, PutWaiter<T>>(this.putters, new PutWaiter(item, timeout), signal, timeout);
+        return this.#wait(this.putters, new PutWaiter(item, timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
         return Promise.reject(closedError(this.#facts(), 'put'));
@@ -189,15 +170,15 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * abort dispatched before the hand-off wins: the item goes to the next getter or stays queued.
    */
   get(options?: QueueWaitOptions): Promise<T> {
-    if (options === undefined && this.count > 0) return Promise.resolve(this.#take());
+    if (options === undefined && this.ring.size > 0) return Promise.resolve(this.#take());
     const o = waitOptions(options);
     if (o instanceof Promise) return o;
     const { signal, timeout } = o;
-    if (this.count > 0) return Promise.resolve(this.#take());
+    if (this.ring.size > 0) return Promise.resolve(this.#take());
     switch (this.state) {
       case 'open':
         if (timeout === 0) return Promise.reject(emptyError(this.#facts(), 0));
-        return this.#wait<T, TimedWaiter<T>>(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
+        return this.#wait(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
         return Promise.reject(closedError(this.#facts(), 'get'));
@@ -209,7 +190,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * `ClosedError` once it is closed and drained (so also after an immediate shutdown). Never waits.
    */
   tryGet(): T | undefined {
-    if (this.count > 0) return this.#take();
+    if (this.ring.size > 0) return this.#take();
     switch (this.state) {
       case 'open':
         return undefined;
@@ -227,11 +208,11 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   taskDone(): void {
     if (this.taken === 0) {
       throw new RangeError(
-        `${this.label}: taskDone() called more times than items were taken (${this.count} queued, none taken and not done)`,
+        `${labelOf(this.name)}: taskDone() called more times than items were taken (${this.ring.size} queued, none taken and not done)`,
       );
     }
     this.taken--;
-    if (this.taken === 0 && this.count === 0) this.#releaseJoiners();
+    if (this.taken === 0 && this.ring.size === 0) this.#releaseJoiners();
   }
 
   /**
@@ -243,9 +224,9 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     const o = waitOptions(options);
     if (o instanceof Promise) return o;
     const { signal, timeout } = o;
-    if (this.count + this.taken === 0) return RESOLVED;
+    if (this.ring.size + this.taken === 0) return RESOLVED;
     if (timeout === 0) return Promise.reject(joinError(this.#facts(), 0));
-    return this.#wait<void, TimedWaiter<void>>(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
+    return this.#wait(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
   }
 
   /**
@@ -263,10 +244,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * an immediate shutdown after `close()` drops what is left. Handlers already running are not touched.
    */
   shutdown(options?: QueueShutdownOptions): void {
-    const immediate = check.boolean(
-      check.options<QueueShutdownOptions>(options, SHUTDOWN_KEYS).immediate,
-      'options.immediate',
-    );
+    const immediate = isImmediate(options);
     switch (this.state) {
       case 'open':
         this.state = immediate ? 'shutdown' : 'closed';
@@ -280,10 +258,8 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     }
     failAll(this.putters.waiters, () => closedError(this.#facts(), 'put'));
     if (this.state === 'shutdown') {
-      this.dropped = this.count;
-      this.ring = [];
-      this.head = 0;
-      this.count = 0;
+      this.dropped = this.ring.size;
+      this.ring.clear();
       if (this.taken === 0) this.#releaseJoiners();
     }
     // Getters wait only while the queue is empty, so none of them will ever get an item.
@@ -331,12 +307,8 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     return new QueueConsumer(this, handler, options);
   }
 
-  private get label(): string {
-    return labelOf(this.name);
-  }
-
   /** Parks `waiter` in `line`. An unnamed queue joins `inspect()` here, at its first wait (see Semaphore's `list`). */
-  #wait<R, W extends Waiter<unknown> & { timeout: number | undefined }>(
+  #wait<R, W extends Waiter<R> & { timeout: number | undefined }>(
     line: Line<W>,
     waiter: W,
     signal: AbortSignal | undefined,
@@ -361,19 +333,14 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
         return true;
       }
     }
-    if (this.count === this.max) return false;
-    if (this.count === this.ring.length) this.#grow();
-    this.ring[(this.head + this.count) & (this.ring.length - 1)] = item;
-    this.count++;
+    if (this.ring.size === this.max) return false;
+    this.ring.push(item);
     return true;
   }
 
   /** Removes and returns the oldest item; the freed slot goes to the first live waiting putter. */
   #take(): T {
-    const item = this.ring[this.head] as T;
-    this.ring[this.head] = undefined;
-    this.head = (this.head + 1) & (this.ring.length - 1);
-    this.count--;
+    const item = this.ring.shift();
     this.taken++;
     if (!this.stamped) this.#stamp();
     if (this.putters.waiters.length > 0) {
@@ -381,8 +348,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       const putter = liveHead(this.putters.waiters);
       if (putter !== undefined) {
         this.putters.waiters.shift();
-        this.ring[(this.head + this.count) & (this.ring.length - 1)] = putter.item;
-        this.count++;
+        this.ring.push(putter.item);
         settle(putter, undefined);
       }
     }
@@ -403,14 +369,6 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     this.stamped = false;
   };
 
-  /** Doubles the ring (it starts small, so a huge capacity costs nothing until it fills). */
-  #grow(): void {
-    const ring = new Array<T | undefined>(this.ring.length * 2).fill(undefined);
-    for (let i = 0; i < this.count; i++) ring[i] = this.ring[(this.head + i) & (this.ring.length - 1)];
-    this.ring = ring;
-    this.head = 0;
-  }
-
   #releaseJoiners(): void {
     for (const joiner of this.joiners.waiters.drain()) settle(joiner, undefined);
   }
@@ -421,7 +379,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       name: this.name,
       capacity: this.max,
       state: this.state,
-      queued: this.count,
+      queued: this.ring.size,
       taken: this.taken,
       dropped: this.dropped,
       lastGet: this.lastGet,
