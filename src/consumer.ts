@@ -4,10 +4,12 @@
 
 import { failureLine, reportFailure } from './core/report.js';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
+import * as check from './core/validate.js';
 import { bound, ONCE } from './core/wait.js';
 import { ClosedError, TimeoutError } from './errors.js';
-import type { BoundedQueue, QueueWaitOptions } from './queue.js';
-import { count, labelOf, parseWait } from './queue-wait.js';
+import type { BoundedQueue } from './queue.js';
+import { count, labelOf } from './queue-explain.js';
+import { parseWait, type QueueWaitOptions } from './queue-options.js';
 
 /** Options of {@link BoundedQueue.consume}. */
 export interface ConsumeOptions<T> {
@@ -24,8 +26,7 @@ export interface ConsumeOptions<T> {
   onError?: (error: unknown, item: T) => void;
 }
 
-/** @internal */
-export const CONSUME_KEYS = ['concurrency', 'signal', 'timeout', 'onError'] as const;
+const CONSUME_KEYS = ['concurrency', 'signal', 'timeout', 'onError'] as const;
 
 /** A supervised consumer started by {@link BoundedQueue.consume}. */
 export interface Consumer {
@@ -69,20 +70,23 @@ export class QueueConsumer<T> implements Consumer {
   private readonly onError: ((error: unknown, item: T) => void) | undefined;
   private readonly onAbort: (() => void) | undefined;
 
+  /** Checks `options` first: a TypeError or RangeError names the bad one, and nothing has started. */
   constructor(
     private readonly queue: BoundedQueue<T>,
     private readonly handler: (item: T, signal: AbortSignal) => unknown,
-    options: {
-      concurrency: number;
-      signal?: AbortSignal;
-      timeout?: number;
-      onError?: (error: unknown, item: T) => void;
-    },
+    options: ConsumeOptions<T> | undefined,
   ) {
-    this.concurrency = options.concurrency;
-    this.timeout = options.timeout;
-    this.signal = options.signal;
-    this.onError = options.onError;
+    const o = check.options<ConsumeOptions<T>>(options, CONSUME_KEYS);
+    this.concurrency =
+      o.concurrency === undefined ? 1 : check.integer(o.concurrency, 'options.concurrency', 1);
+    this.signal = check.signal(o.signal, 'options.signal');
+    this.timeout = check.timeout(o.timeout, 'options.timeout');
+    if (this.timeout === 0)
+      throw new RangeError('options.timeout must be a number of milliseconds > 0; received 0');
+    this.onError =
+      o.onError === undefined
+        ? undefined
+        : check.func<(error: unknown, item: T) => void>(o.onError, 'options.onError');
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });

@@ -2,7 +2,14 @@
 // takes results, so a generator of millions of items runs in O(window) memory. The same Run as
 // fanOut, with a sink that buffers results until the consumer asks for them.
 import { startCall } from './core/live.js';
-import { type FanOutFn, type FanOutInput, type FanOutOptions, type Parsed, parse, Run } from './fan-out.js';
+import {
+  type FanOutFn,
+  type FanOutInput,
+  type FanOutOptions,
+  type Parsed,
+  parse,
+} from './fan-out-options.js';
+import { Run } from './fan-out-run.js';
 
 /** Options of {@link fanOutIterable}. */
 export interface FanOutIterableOptions extends FanOutOptions {

@@ -10,15 +10,9 @@ export {
   UnwedgeError,
   type UnwedgeErrorOptions,
 } from './errors.js';
-export {
-  type FanOutContext,
-  type FanOutFn,
-  type FanOutInput,
-  type FanOutOptions,
-  fanOut,
-  type PoolLike,
-} from './fan-out.js';
+export { fanOut } from './fan-out.js';
 export { type FanOutIterableOptions, fanOutIterable } from './fan-out-iterable.js';
+export type { FanOutContext, FanOutFn, FanOutInput, FanOutOptions, PoolLike } from './fan-out-options.js';
 export {
   channels,
   configure,
@@ -53,12 +47,8 @@ export {
   WorkerPool,
   type WorkerPoolOptions,
 } from './pool.js';
-export {
-  BoundedQueue,
-  type BoundedQueueOptions,
-  type QueueShutdownOptions,
-  type QueueWaitOptions,
-} from './queue.js';
+export { BoundedQueue } from './queue.js';
+export type { BoundedQueueOptions, QueueShutdownOptions, QueueWaitOptions } from './queue-options.js';
 export {
   type RegistryShutdownOptions,
   type RegistryShutdownReport,

@@ -1,23 +1,36 @@
-// What a queue's waits and its consumer share: the options of a wait, and how both name the queue.
-import * as check from './core/validate.js';
-import type { QueueWaitOptions } from './queue.js';
+// The lines a queue's callers park in (put, get, join) and the waiters in them. The queue serves the
+// lines; core/wait.ts parks, times out and aborts the waiters in them.
+import type { WaitLabel } from './core/track.js';
+import { Waiter, type WaitHost } from './core/wait.js';
+import { WaiterList } from './core/waiters.js';
 
-const WAIT_KEYS = ['timeout', 'signal'] as const;
-
-/** How a queue is named in messages: `queue "jobs"`, or `queue` when it has no name. */
-export function labelOf(name: string | undefined): string {
-  return name === undefined ? 'queue' : `queue ${JSON.stringify(name)}`;
+/** A parked put: the item it adds once there is room, and its timeout for messages. */
+export class PutWaiter<T> extends Waiter<void> {
+  constructor(
+    readonly item: T,
+    readonly timeout: number | undefined,
+  ) {
+    super();
+  }
 }
 
-/** `1 item`, `2 items`. */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+/** A parked get or join, and its timeout for messages. */
+export class TimedWaiter<T> extends Waiter<T> {
+  constructor(readonly timeout: number | undefined) {
+    super();
+  }
 }
 
-export function parseWait(options: QueueWaitOptions | undefined): QueueWaitOptions {
-  const o = check.options<QueueWaitOptions>(options, WAIT_KEYS);
-  return {
-    signal: check.signal(o.signal, 'options.signal'),
-    timeout: check.timeout(o.timeout, 'options.timeout'),
-  };
+/** One line of parked callers. A waiter leaving frees nothing, so `onLeave` has nobody to serve. */
+export class Line<W extends Waiter<unknown> & { timeout: number | undefined }> implements WaitHost<W> {
+  readonly waiters = new WaiterList<W>();
+  constructor(
+    private readonly queue: { readonly name: string | undefined },
+    readonly op: 'put' | 'get' | 'join',
+    readonly timeoutError: (waiter: W) => Error,
+  ) {}
+  onLeave(): void {}
+  describeWait(waiter: W): WaitLabel {
+    return { kind: 'queue', name: this.queue.name, what: this.op, timeout: waiter.timeout };
+  }
 }

@@ -1,77 +1,39 @@
 // A bounded FIFO between producers and consumers whose every wait ends (seed 001: the consumer of a
 // bounded queue died, the queue filled, and the next put blocked the event loop forever). put, get
 // and join each take a timeout and a signal; a full queue says when an item was last taken; close()
-// and shutdown() settle every waiter. consume() (consumer.ts) is the supervised consumer.
-import { CONSUME_KEYS, type ConsumeOptions, type Consumer, QueueConsumer } from './consumer.js';
+// and shutdown() settle every waiter. Its parts: queue-options.ts (what it is given), queue-ring.ts
+// (where items are kept), queue-wait.ts (the lines callers park in), queue-explain.ts (its messages
+// and inspect() snapshot), queue-iterator.ts (for await), consumer.ts (the supervised consumer).
+import { type ConsumeOptions, type Consumer, QueueConsumer } from './consumer.js';
 import { asyncDisposeSymbol } from './core/compat.js';
 import { register } from './core/live.js';
-import type { PrimitiveSnapshot, WaitLabel } from './core/track.js';
+import type { PrimitiveSnapshot } from './core/track.js';
 import * as check from './core/validate.js';
-import { failAll, liveHead, park, settle, Waiter, type WaitHost } from './core/wait.js';
-import { WaiterList } from './core/waiters.js';
-import { ClosedError, QueueFullError, TimeoutError } from './errors.js';
-import { count, labelOf, parseWait } from './queue-wait.js';
+import { failAll, liveHead, park, settle, type Waiter } from './core/wait.js';
+import {
+  closedError,
+  emptyError,
+  fullError,
+  joinError,
+  labelOf,
+  type QueueFacts,
+  type QueueState,
+  queueSnapshot,
+} from './queue-explain.js';
+import { QueueIterator } from './queue-iterator.js';
+import {
+  type BoundedQueueOptions,
+  isImmediate,
+  type QueueShutdownOptions,
+  type QueueWaitOptions,
+  queueOptions,
+  waitOptions,
+} from './queue-options.js';
+import { Ring } from './queue-ring.js';
+import { Line, PutWaiter, TimedWaiter } from './queue-wait.js';
 
 /** What every put that did not wait returns: awaiting it allocates nothing. */
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/** Options of {@link BoundedQueue}. */
-export interface BoundedQueueOptions {
-  /** How many items the queue holds before `put` waits: a positive safe integer. */
-  capacity: number;
-  /** Shown in errors, e.g. `"transcribe-jobs"`. */
-  name?: string;
-}
-
-const QUEUE_KEYS = ['capacity', 'name'] as const;
-
-/** Options of every call that waits: {@link BoundedQueue.put}, `get`, `join`, {@link Consumer.stop}. */
-export interface QueueWaitOptions {
-  /** Gives up the wait after this many ms; `0` means "only if it needs no wait". Default: no limit. */
-  timeout?: number;
-  /** Gives up the wait when aborted, rejecting with exactly `signal.reason`. */
-  signal?: AbortSignal;
-}
-
-/** Options of {@link BoundedQueue.shutdown}. */
-export interface QueueShutdownOptions {
-  /** Also drop the queued items and reject every waiting getter at once. Default `false`. */
-  immediate?: boolean;
-}
-
-const SHUTDOWN_KEYS = ['immediate'] as const;
-
-/** `'closed'`: no puts, gets drain what is left. `'shutdown'`: the items were dropped too. */
-type State = 'open' | 'closed' | 'shutdown';
-
-class PutWaiter<T> extends Waiter<void> {
-  constructor(
-    readonly item: T,
-    readonly timeout: number | undefined,
-  ) {
-    super();
-  }
-}
-
-class TimedWaiter<T> extends Waiter<T> {
-  constructor(readonly timeout: number | undefined) {
-    super();
-  }
-}
-
-/** One line of parked callers. A waiter leaving frees nothing, so `onLeave` has nobody to serve. */
-class Line<W extends Waiter<unknown> & { timeout: number | undefined }> implements WaitHost<W> {
-  readonly waiters = new WaiterList<W>();
-  constructor(
-    private readonly queue: { readonly name: string | undefined },
-    readonly op: 'put' | 'get' | 'join',
-    readonly timeoutError: (waiter: W) => Error,
-  ) {}
-  onLeave(): void {}
-  describeWait(waiter: W): WaitLabel {
-    return { kind: 'queue', name: this.queue.name, what: this.op, timeout: waiter.timeout };
-  }
-}
 
 /**
  * A FIFO queue of at most `capacity` items between producers and consumers, where every wait is
@@ -108,11 +70,8 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
   private readonly max: number;
-  private state: State = 'open';
-  // The ring: `count` items from `head`, at indexes masked by `ring.length - 1` (a power of two).
-  private ring: (T | undefined)[];
-  private head = 0;
-  private count = 0;
+  private state: QueueState = 'open';
+  private readonly ring: Ring<T>;
   /** Items taken by a get and not yet marked done. */
   private taken = 0;
   private dropped = 0;
@@ -121,53 +80,26 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   private readonly created = Date.now();
   /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
   private listed: boolean;
-  private readonly putters = new Line<PutWaiter<T>>(this, 'put', (w) => this.#fullError(w.timeout!, true));
-  private readonly getters = new Line<TimedWaiter<T>>(this, 'get', (w) => this.#emptyError(w.timeout!));
-  private readonly joiners = new Line<TimedWaiter<void>>(this, 'join', (w) => this.#joinError(w.timeout!));
+  private readonly putters = new Line<PutWaiter<T>>(this, 'put', (w) =>
+    fullError(this.#facts(), w.timeout!, true),
+  );
+  private readonly getters = new Line<TimedWaiter<T>>(this, 'get', (w) =>
+    emptyError(this.#facts(), w.timeout!),
+  );
+  private readonly joiners = new Line<TimedWaiter<void>>(this, 'join', (w) =>
+    joinError(this.#facts(), w.timeout!),
+  );
 
   constructor(options: BoundedQueueOptions) {
-    if (options === undefined) throw new TypeError('options must be an object; received undefined');
-    const o = check.options<BoundedQueueOptions>(options, QUEUE_KEYS);
-    this.max = check.integer(o.capacity, 'options.capacity', 1);
-    this.name = check.string(o.name, 'options.name');
-    this.ring = new Array<T | undefined>(Math.min(16, 2 ** Math.ceil(Math.log2(this.max)))).fill(undefined);
+    ({ capacity: this.max, name: this.name } = queueOptions(options));
+    this.ring = new Ring<T>(this.max);
     this.listed = this.name !== undefined;
     if (this.listed) register(this, BoundedQueue.snapshot);
   }
 
   /** What `inspect()` shows: size, capacity, state, and every parked put, get and join (held weakly). */
   private static snapshot<T>(q: BoundedQueue<T>): PrimitiveSnapshot {
-    const waits = [];
-    for (const line of [q.putters, q.getters, q.joiners] as Line<TimedWaiter<unknown>>[]) {
-      for (const w of line.waiters) {
-        waits.push({ key: w, what: line.op, since: w.since, timeout: w.timeout });
-      }
-    }
-    const putters = q.putters.waiters.length;
-    const getters = q.getters.waiters.length;
-    const joiners = q.joiners.waiters.length;
-    const lastGet = q.lastGet === undefined ? 'no get yet' : `last get ${Date.now() - q.lastGet} ms ago`;
-    const parts = [`${q.count}/${q.max} queued`, `${q.taken} taken and not done`, lastGet];
-    if (putters > 0) parts.push(count(putters, 'put') + ' waiting');
-    if (getters > 0) parts.push(count(getters, 'get') + ' waiting');
-    if (joiners > 0) parts.push(count(joiners, 'join') + ' waiting');
-    if (q.state !== 'open') parts.push(q.state);
-    return {
-      kind: 'queue',
-      name: q.name,
-      summary: parts.join(', '),
-      stats: {
-        capacity: q.max,
-        size: q.count,
-        taken: q.taken,
-        state: q.state,
-        lastGetMsAgo: q.lastGet === undefined ? undefined : Date.now() - q.lastGet,
-        putters,
-        getters,
-        joiners,
-      },
-      waits,
-    };
+    return queueSnapshot(q.#facts());
   }
 
   /** How many items the queue holds at most. */
@@ -177,7 +109,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /** How many items are queued now (not counting those of putters still waiting). `0` after an immediate shutdown. */
   get size(): number {
-    return this.count;
+    return this.ring.size;
   }
 
   /** Whether `close` or `shutdown` was called: puts are refused from then on. */
@@ -187,7 +119,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /** Items put and not yet marked done: those queued plus those taken without `taskDone()` yet. */
   get unfinished(): number {
-    return this.count + this.taken;
+    return this.ring.size + this.taken;
   }
 
   /**
@@ -202,29 +134,19 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     // Hot path: no options, open, room or a waiting getter. Nothing is allocated.
     if (options === undefined && this.state === 'open') {
       if (this.#offer(item)) return RESOLVED;
-      return this.#wait<void, PutWaiter<T>>(
-        this.putters,
-        new PutWaiter(item, undefined),
-        undefined,
-        undefined,
-      );
+      return this.#wait(this.putters, new PutWaiter(item, undefined), undefined, undefined);
     }
-    let signal: AbortSignal | undefined;
-    let timeout: number | undefined;
-    try {
-      ({ signal, timeout } = parseWait(options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    const o = waitOptions(options);
+    if (o instanceof Promise) return o;
+    const { signal, timeout } = o;
     switch (this.state) {
       case 'open':
         if (this.#offer(item)) return RESOLVED;
-        if (timeout === 0) return Promise.reject(this.#fullError(0, false));
-        return this.#wait<void, PutWaiter<T>>(this.putters, new PutWaiter(item, timeout), signal, timeout);
+        if (timeout === 0) return Promise.reject(fullError(this.#facts(), 0, false));
+        return this.#wait(this.putters, new PutWaiter(item, timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
-        return Promise.reject(this.#closedError('put'));
+        return Promise.reject(closedError(this.#facts(), 'put'));
     }
   }
 
@@ -235,7 +157,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
         return this.#offer(item);
       case 'closed':
       case 'shutdown':
-        throw this.#closedError('put');
+        throw closedError(this.#facts(), 'put');
     }
   }
 
@@ -248,23 +170,18 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * abort dispatched before the hand-off wins: the item goes to the next getter or stays queued.
    */
   get(options?: QueueWaitOptions): Promise<T> {
-    if (options === undefined && this.count > 0) return Promise.resolve(this.#take());
-    let signal: AbortSignal | undefined;
-    let timeout: number | undefined;
-    try {
-      ({ signal, timeout } = parseWait(options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.count > 0) return Promise.resolve(this.#take());
+    if (options === undefined && this.ring.size > 0) return Promise.resolve(this.#take());
+    const o = waitOptions(options);
+    if (o instanceof Promise) return o;
+    const { signal, timeout } = o;
+    if (this.ring.size > 0) return Promise.resolve(this.#take());
     switch (this.state) {
       case 'open':
-        if (timeout === 0) return Promise.reject(this.#emptyError(0));
-        return this.#wait<T, TimedWaiter<T>>(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
+        if (timeout === 0) return Promise.reject(emptyError(this.#facts(), 0));
+        return this.#wait(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
-        return Promise.reject(this.#closedError('get'));
+        return Promise.reject(closedError(this.#facts(), 'get'));
     }
   }
 
@@ -273,13 +190,13 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * `ClosedError` once it is closed and drained (so also after an immediate shutdown). Never waits.
    */
   tryGet(): T | undefined {
-    if (this.count > 0) return this.#take();
+    if (this.ring.size > 0) return this.#take();
     switch (this.state) {
       case 'open':
         return undefined;
       case 'closed':
       case 'shutdown':
-        throw this.#closedError('get');
+        throw closedError(this.#facts(), 'get');
     }
   }
 
@@ -291,11 +208,11 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   taskDone(): void {
     if (this.taken === 0) {
       throw new RangeError(
-        `${this.label}: taskDone() called more times than items were taken (${this.count} queued, none taken and not done)`,
+        `${labelOf(this.name)}: taskDone() called more times than items were taken (${this.ring.size} queued, none taken and not done)`,
       );
     }
     this.taken--;
-    if (this.taken === 0 && this.count === 0) this.#releaseJoiners();
+    if (this.taken === 0 && this.ring.size === 0) this.#releaseJoiners();
   }
 
   /**
@@ -304,17 +221,12 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * `TimeoutError` after `timeout` ms or with exactly `signal.reason` when `signal` aborts.
    */
   join(options?: QueueWaitOptions): Promise<void> {
-    let signal: AbortSignal | undefined;
-    let timeout: number | undefined;
-    try {
-      ({ signal, timeout } = parseWait(options));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.count + this.taken === 0) return RESOLVED;
-    if (timeout === 0) return Promise.reject(this.#joinError(0));
-    return this.#wait<void, TimedWaiter<void>>(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
+    const o = waitOptions(options);
+    if (o instanceof Promise) return o;
+    const { signal, timeout } = o;
+    if (this.ring.size + this.taken === 0) return RESOLVED;
+    if (timeout === 0) return Promise.reject(joinError(this.#facts(), 0));
+    return this.#wait(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
   }
 
   /**
@@ -332,10 +244,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    * an immediate shutdown after `close()` drops what is left. Handlers already running are not touched.
    */
   shutdown(options?: QueueShutdownOptions): void {
-    const immediate = check.boolean(
-      check.options<QueueShutdownOptions>(options, SHUTDOWN_KEYS).immediate,
-      'options.immediate',
-    );
+    const immediate = isImmediate(options);
     switch (this.state) {
       case 'open':
         this.state = immediate ? 'shutdown' : 'closed';
@@ -347,16 +256,14 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       case 'shutdown':
         return;
     }
-    failAll(this.putters.waiters, () => this.#closedError('put'));
+    failAll(this.putters.waiters, () => closedError(this.#facts(), 'put'));
     if (this.state === 'shutdown') {
-      this.dropped = this.count;
-      this.ring = [];
-      this.head = 0;
-      this.count = 0;
+      this.dropped = this.ring.size;
+      this.ring.clear();
       if (this.taken === 0) this.#releaseJoiners();
     }
     // Getters wait only while the queue is empty, so none of them will ever get an item.
-    failAll(this.getters.waiters, () => this.#closedError('get'));
+    failAll(this.getters.waiters, () => closedError(this.#facts(), 'get'));
   }
 
   /** `shutdown({ immediate: true })`, so that `await using queue = new BoundedQueue(...)` cleans up. */
@@ -397,26 +304,11 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    */
   consume(handler: (item: T, signal: AbortSignal) => unknown, options?: ConsumeOptions<T>): Consumer {
     check.func(handler, 'handler');
-    const o = check.options<ConsumeOptions<T>>(options, CONSUME_KEYS);
-    const concurrency =
-      o.concurrency === undefined ? 1 : check.integer(o.concurrency, 'options.concurrency', 1);
-    const signal = check.signal(o.signal, 'options.signal');
-    const timeout = check.timeout(o.timeout, 'options.timeout');
-    if (timeout === 0)
-      throw new RangeError('options.timeout must be a number of milliseconds > 0; received 0');
-    const onError =
-      o.onError === undefined
-        ? undefined
-        : check.func<(error: unknown, item: T) => void>(o.onError, 'options.onError');
-    return new QueueConsumer(this, handler, { concurrency, signal, timeout, onError });
-  }
-
-  private get label(): string {
-    return labelOf(this.name);
+    return new QueueConsumer(this, handler, options);
   }
 
   /** Parks `waiter` in `line`. An unnamed queue joins `inspect()` here, at its first wait (see Semaphore's `list`). */
-  #wait<R, W extends Waiter<unknown> & { timeout: number | undefined }>(
+  #wait<R, W extends Waiter<R> & { timeout: number | undefined }>(
     line: Line<W>,
     waiter: W,
     signal: AbortSignal | undefined,
@@ -441,19 +333,14 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
         return true;
       }
     }
-    if (this.count === this.max) return false;
-    if (this.count === this.ring.length) this.#grow();
-    this.ring[(this.head + this.count) & (this.ring.length - 1)] = item;
-    this.count++;
+    if (this.ring.size === this.max) return false;
+    this.ring.push(item);
     return true;
   }
 
   /** Removes and returns the oldest item; the freed slot goes to the first live waiting putter. */
   #take(): T {
-    const item = this.ring[this.head] as T;
-    this.ring[this.head] = undefined;
-    this.head = (this.head + 1) & (this.ring.length - 1);
-    this.count--;
+    const item = this.ring.shift();
     this.taken++;
     if (!this.stamped) this.#stamp();
     if (this.putters.waiters.length > 0) {
@@ -461,8 +348,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       const putter = liveHead(this.putters.waiters);
       if (putter !== undefined) {
         this.putters.waiters.shift();
-        this.ring[(this.head + this.count) & (this.ring.length - 1)] = putter.item;
-        this.count++;
+        this.ring.push(putter.item);
         settle(putter, undefined);
       }
     }
@@ -483,99 +369,24 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     this.stamped = false;
   };
 
-  /** Doubles the ring (it starts small, so a huge capacity costs nothing until it fills). */
-  #grow(): void {
-    const ring = new Array<T | undefined>(this.ring.length * 2).fill(undefined);
-    for (let i = 0; i < this.count; i++) ring[i] = this.ring[(this.head + i) & (this.ring.length - 1)];
-    this.ring = ring;
-    this.head = 0;
-  }
-
   #releaseJoiners(): void {
     for (const joiner of this.joiners.waiters.drain()) settle(joiner, undefined);
   }
 
-  #fullError(timeout: number, parked: boolean): QueueFullError {
-    const others = this.putters.waiters.length - (parked ? 1 : 0);
-    const ago =
-      this.lastGet === undefined
-        ? `no get since it was created ${Date.now() - this.created} ms ago`
-        : `last get ${Date.now() - this.lastGet} ms ago`;
-    return new QueueFullError(
-      `${this.label} ${timeout === 0 ? 'is full' : `stayed full for ${timeout} ms`}; the item was not added ` +
-        `(capacity ${this.max}, ${ago}${others > 0 ? `, ${count(others, 'other put')} waiting` : ''})`,
-    );
+  /** The state the errors and the snapshot explain; built on slow paths only. */
+  #facts(): QueueFacts {
+    return {
+      name: this.name,
+      capacity: this.max,
+      state: this.state,
+      queued: this.ring.size,
+      taken: this.taken,
+      dropped: this.dropped,
+      lastGet: this.lastGet,
+      created: this.created,
+      putters: this.putters,
+      getters: this.getters,
+      joiners: this.joiners,
+    };
   }
-
-  #emptyError(timeout: number): TimeoutError {
-    const wait = timeout === 0 ? 'is empty' : `gave no item within ${timeout} ms`;
-    return new TimeoutError(`${this.label} ${wait} (capacity ${this.max})`);
-  }
-
-  #joinError(timeout: number): TimeoutError {
-    const wait = timeout === 0 ? 'has' : `still had after ${timeout} ms`;
-    return new TimeoutError(
-      `${this.label} ${wait} ${count(this.count + this.taken, 'unfinished item')} (${this.count} queued, ${this.taken} taken without taskDone)`,
-    );
-  }
-
-  #closedError(call: 'put' | 'get'): ClosedError {
-    switch (this.state) {
-      case 'open':
-      case 'closed':
-        return new ClosedError(
-          call === 'put'
-            ? `${this.label} is closed; the item was not added`
-            : `${this.label} is closed and drained`,
-        );
-      case 'shutdown':
-        return new ClosedError(
-          call === 'put'
-            ? `${this.label} was shut down; the item was not added`
-            : `${this.label} was shut down (${count(this.dropped, 'queued item')} dropped)`,
-        );
-    }
-  }
-}
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
-/** The reason a pending `next()` is cancelled with when the loop is left. */
-const RETURNED = Symbol('iterator returned');
-
-class QueueIterator<T> implements AsyncIterableIterator<T> {
-  private ended = false;
-  // Created at the first next(): lets return() cancel a pending get, so it takes no item nobody sees.
-  private controller: AbortController | undefined;
-  private options: QueueWaitOptions | undefined;
-
-  constructor(private readonly queue: BoundedQueue<T>) {}
-
-  next(): Promise<IteratorResult<T, undefined>> {
-    if (this.ended) return Promise.resolve(DONE);
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      this.options = { signal: this.controller.signal };
-    }
-    return this.queue.get(this.options).then(yielded, this.#end);
-  }
-
-  return(): Promise<IteratorResult<T, undefined>> {
-    this.ended = true;
-    this.controller?.abort(RETURNED);
-    return Promise.resolve(DONE);
-  }
-
-  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
-    return this;
-  }
-
-  readonly #end = (error: unknown): IteratorResult<T, undefined> => {
-    if (!(error instanceof ClosedError) && error !== RETURNED) throw error;
-    this.ended = true;
-    return DONE;
-  };
-}
-
-function yielded<T>(value: T): IteratorYieldResult<T> {
-  return { done: false, value };
 }

@@ -1,8 +1,8 @@
-// The admission mechanism every wait goes through (src/core/wait.ts): bound(), liveHead() and
-// resolveOnly(), tested directly rather than through a primitive.
+// The admission mechanism every wait goes through (src/core/wait.ts): bound(), liveHead(),
+// resolveOnly() and failAll(), tested directly rather than through a primitive.
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { bound, liveHead, park, resolveOnly, Waiter, type WaitHost } from '../../src/core/wait.js';
+import { bound, failAll, liveHead, park, resolveOnly, Waiter, type WaitHost } from '../../src/core/wait.js';
 import { WaiterList } from '../../src/core/waiters.js';
 import { deferred, track } from '../support/promises.js';
 
@@ -116,5 +116,30 @@ describe('resolveOnly', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(ok).toEqual({ status: 'fulfilled', value: 'yes' });
     vi.clearAllTimers();
+  });
+});
+
+describe('failAll', () => {
+  test('rejects every parked waiter in FIFO order and disarms them', async () => {
+    const host: WaitHost<Waiter<number>> = {
+      waiters: new WaiterList<Waiter<number>>(),
+      timeoutError: () => new Error('timeout'),
+      onLeave: () => {},
+    };
+    const controller = new AbortController();
+    const order: number[] = [];
+    const parked = [0, 1, 2].map((i) =>
+      park<number>(host, new Waiter<number>(), controller.signal, 60_000).catch((error: Error) => {
+        order.push(i);
+        return error.message;
+      }),
+    );
+    let n = 0;
+    failAll(host.waiters, () => new Error(`closed ${n++}`));
+    expect(await Promise.all(parked)).toEqual(['closed 0', 'closed 1', 'closed 2']);
+    expect(order).toEqual([0, 1, 2]);
+    expect(host.waiters.length).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
