@@ -57,9 +57,8 @@ export class SemaphoreLine extends WaiterList<SemaphoreWaiter> implements WaitHo
     super();
   }
 
-  get waiters(): WaiterList<SemaphoreWaiter> {
-    return this;
-  }
+  /** Itself. A field, not a getter: park() reads it on every wait, and a getter measured slower on parked runs. */
+  readonly waiters: WaiterList<SemaphoreWaiter> = this;
 
   /** `semaphore "storage-chunks"`, or `semaphore` when it has no name. */
   who(): string {
