@@ -4,7 +4,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     redis: 'src/redis/index.ts',
-    inspect: 'src/inspect.ts',
+    inspect: 'src/inspect/index.ts',
     'inspect/http': 'src/inspect/http.ts',
     'adapters/piscina': 'src/adapters/piscina.ts',
     'adapters/p-queue': 'src/adapters/p-queue.ts',

@@ -18,7 +18,7 @@ import {
   type WaitReport,
   watchStalls,
   writeStall,
-} from '../src/inspect.js';
+} from '../src/inspect/index.js';
 import { BoundedQueue } from '../src/queue.js';
 import { withTimeout } from '../src/timeout.js';
 import { connectDb } from './lib/db.js';

@@ -35,7 +35,7 @@ export {
   watchEventLoop,
   watchStalls,
   writeStall,
-} from './inspect.js';
+} from './inspect/index.js';
 export {
   type Pool,
   type PoolIdleOptions,

@@ -1,14 +1,22 @@
-import { inspect } from 'node:util';
 import { asyncDisposeSymbol } from './core/compat.js';
 import { register } from './core/live.js';
 import { recordOrigin } from './core/origins.js';
 import { reportFailure } from './core/report.js';
 import { clearTimer, startTimer, type Timer } from './core/timer.js';
-import { flags, type PrimitiveSnapshot, sinceDate, type WaitSnapshot } from './core/track.js';
+import { flags, type PrimitiveSnapshot, type WaitSnapshot } from './core/track.js';
 import * as check from './core/validate.js';
-import { bound } from './core/wait.js';
-import { type Link, WaiterList } from './core/waiters.js';
-import { ClosedError, TimeoutError } from './errors.js';
+import { WaiterList } from './core/waiters.js';
+import { ClosedError } from './errors.js';
+import {
+  RegistryTask,
+  SPAWN_KEYS,
+  type SpawnOptions,
+  type Task,
+  type TaskInfo,
+  type TaskState,
+} from './registry-task.js';
+
+export type { SpawnOptions, Task, TaskInfo, TaskState } from './registry-task.js';
 
 /** How long {@link TaskRegistry.shutdown} waits for tasks by default, in ms. */
 const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
@@ -26,18 +34,6 @@ export interface TaskRegistryOptions {
 
 const REGISTRY_KEYS = ['name', 'onError'] as const;
 
-/** Options of {@link TaskRegistry.spawn}. */
-export interface SpawnOptions {
-  /**
-   * Aborts the task's signal with a `TimeoutError` after this many ms and reports that as a
-   * failure. `undefined`/`Infinity`: no limit; `0`: the task times out on the next turn of the
-   * event loop unless it has settled by then.
-   */
-  timeout?: number;
-}
-
-const SPAWN_KEYS = ['timeout'] as const;
-
 /** Options of {@link TaskRegistry.shutdown}. */
 export interface RegistryShutdownOptions {
   /** Waits at most this many ms for the tasks to settle (default 10,000; `Infinity`: no limit). */
@@ -45,47 +41,6 @@ export interface RegistryShutdownOptions {
 }
 
 const SHUTDOWN_KEYS = ['timeout'] as const;
-
-/**
- * Where a live task is. Every state but `'running'` means its signal is aborted and `fn` has not
- * settled yet: it is still reacting to the abort, or ignoring it.
- */
-export type TaskState = 'running' | 'cancelled' | 'timed-out' | 'shutting-down';
-
-/** A snapshot of a task, as {@link TaskRegistry.list} and `onError` give it. */
-export interface TaskInfo {
-  /** Unique within its registry, increasing in spawn order. */
-  readonly id: number;
-  /** The name given to `spawn`. */
-  readonly name: string;
-  /** Where the task is in its life. */
-  readonly state: TaskState;
-  /** Milliseconds since the task was spawned. */
-  readonly ageMs: number;
-}
-
-/** A task started by {@link TaskRegistry.spawn}. */
-export interface Task<T> {
-  /** Unique within its registry, increasing in spawn order. */
-  readonly id: number;
-  /** The name given to `spawn`, shown in failure reports and `list()`. */
-  readonly name: string;
-  /** When it was spawned, as `Date.now()`. */
-  readonly startedAt: number;
-  /** The signal `fn` was given: aborted by `cancel`, the task's timeout, or the registry's shutdown. */
-  readonly signal: AbortSignal;
-  /**
-   * Settles as `fn` does, or rejects as soon as the task's signal aborts, with its reason. It may
-   * be ignored: a rejection of `done` is never unhandled (failures are reported by the registry).
-   */
-  readonly done: Promise<T>;
-  /**
-   * Aborts the task's signal with `reason` (default: an `AbortError`). Caller-caused, so not a
-   * failure: `fn` settling with the reason is not reported. Does nothing once the task's signal
-   * is aborted or it has settled.
-   */
-  cancel(reason?: unknown): void;
-}
 
 /** What {@link TaskRegistry.shutdown} resolves with. Every task it aborted is in exactly one list. */
 export interface RegistryShutdownReport {
@@ -100,52 +55,6 @@ export interface RegistryShutdownReport {
   }>;
   /** Tasks still running at the deadline, having ignored the abort, by name. */
   stragglers: string[];
-}
-
-/** A spawned task: the public Task plus its node in the registry's list. */
-class RegistryTask implements Task<unknown>, Link {
-  prev: Link | undefined = undefined;
-  next: Link | undefined = undefined;
-  linked = false;
-  state: TaskState = 'running';
-  readonly controller = new AbortController();
-  resolve!: (value: unknown) => void;
-  reject!: (reason: unknown) => void;
-  /** Settles as `fn` does, or rejects when the task is aborted: whichever comes first. */
-  readonly outcome = new Promise<unknown>((resolve, reject) => {
-    this.resolve = resolve;
-    this.reject = reject;
-  });
-  /** `outcome`, or `outcome` bounded by the task's timeout. */
-  done!: Promise<unknown>;
-
-  constructor(
-    readonly id: number,
-    readonly name: string,
-    readonly startedAt: number,
-    /** Its limit in ms, if any. */
-    readonly timeout: number | undefined,
-  ) {}
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  cancel(reason?: unknown): void {
-    if (!this.linked || this.controller.signal.aborted) return;
-    this.abort('cancelled', reason);
-  }
-
-  /** Aborts the signal and rejects `done` with the same reason (an AbortError when none is given). */
-  abort(state: Exclude<TaskState, 'running'>, reason: unknown): void {
-    this.state = state;
-    this.controller.abort(reason);
-    this.reject(this.controller.signal.reason);
-  }
-
-  info(now: number): TaskInfo {
-    return { id: this.id, name: this.name, state: this.state, ageMs: now - this.startedAt };
-  }
 }
 
 interface Shutdown {
@@ -220,14 +129,7 @@ export class TaskRegistry implements AsyncDisposable {
     };
     for (const task of r.tasks) {
       byState[task.state]++;
-      const since = sinceDate(task.startedAt);
-      waits.push({
-        key: task,
-        what: JSON.stringify(task.name),
-        since,
-        timeout: task.timeout,
-        state: task.state,
-      });
+      waits.push(task.wait());
     }
     const states = Object.entries(byState)
       .filter(([, n]) => n > 0)
@@ -270,42 +172,14 @@ export class TaskRegistry implements AsyncDisposable {
         break;
       case 'shutting-down':
       case 'closed':
-        throw new ClosedError(`${this.who()} is shut down: cannot spawn task ${JSON.stringify(name)}`);
+        throw new ClosedError(`${this.#who()} is shut down: cannot spawn task ${JSON.stringify(name)}`);
       default:
         return unreachable(this.lifecycle);
     }
     const task = new RegistryTask(++this.lastId, name, Date.now(), timeout);
     if (flags.origins) recordOrigin(task, this.spawn);
     this.tasks.push(task); // before fn runs, so that fn (or a shutdown it starts) sees itself
-    let result: T | PromiseLike<T>;
-    try {
-      result = fn(task.signal);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        task.resolve(value);
-        this.end(task, false, undefined);
-      },
-      (error: unknown) => {
-        task.reject(error);
-        this.end(task, true, error);
-      },
-    );
-    // Aborts by cancel and shutdown reject `outcome` directly: we own the signal, so `done` needs no
-    // abort listener (adding and removing one costs ~3 µs on Node 20, half of what spawn costs).
-    task.done =
-      timeout === undefined || task.signal.aborted
-        ? task.outcome
-        : bound(
-            task.outcome,
-            undefined,
-            timeout,
-            () => this.timeoutError(task, timeout),
-            (reason) => this.expire(task, reason),
-          );
-    task.done.then(undefined, ignore);
+    task.start(fn, this.#end, this.#report, this.#who);
     return task as Task<unknown> as Task<T>;
   }
 
@@ -372,7 +246,7 @@ export class TaskRegistry implements AsyncDisposable {
       task.abort(
         'shutting-down',
         new ClosedError(
-          `${this.who()} is shutting down: task ${JSON.stringify(task.name)} (#${task.id}) was cancelled`,
+          `${this.#who()} is shutting down: task ${JSON.stringify(task.name)} (#${task.id}) was cancelled`,
         ),
       );
     }
@@ -390,35 +264,11 @@ export class TaskRegistry implements AsyncDisposable {
     shutdown.resolve(shutdown.report);
   }
 
-  /**
-   * The task's timeout elapsed before it settled or was aborted: abort it, and report that failure.
-   * (A cancel or shutdown rejects `outcome`, and bound() clears the timer a microtask later, before
-   * any timer can fire.)
-   */
-  private expire(task: RegistryTask, reason: unknown): void {
-    task.abort('timed-out', reason);
-    this.report(task, reason);
-  }
-
   /** `fn`'s result settled: drop the task, report a failure, and count it for a shutdown in progress. */
-  private end(task: RegistryTask, rejected: boolean, error: unknown): void {
+  readonly #end = (task: RegistryTask, rejected: boolean, error: unknown): void => {
     this.tasks.remove(task);
-    let failed = false;
-    if (rejected) {
-      switch (task.state) {
-        case 'running':
-          failed = true;
-          break;
-        case 'cancelled':
-        case 'timed-out':
-        case 'shutting-down':
-          failed = !causedBy(error, task.signal.reason);
-          break;
-        default:
-          unreachable(task.state);
-      }
-      if (failed) this.report(task, error);
-    }
+    const failed = rejected && task.failedWith(error);
+    if (failed) this.#report(task, error);
     const lifecycle = this.lifecycle;
     switch (lifecycle.tag) {
       case 'open':
@@ -434,78 +284,23 @@ export class TaskRegistry implements AsyncDisposable {
       default:
         unreachable(lifecycle);
     }
-  }
+  };
 
   /** Reports a failure exactly once: to `onError`, or to stderr (also when `onError` itself throws). */
-  private report(task: RegistryTask, error: unknown): void {
+  readonly #report = (task: RegistryTask, error: unknown): void => {
     const info = task.info(Date.now());
     const onError = this.onError;
     reportFailure(
-      { kind: 'registry', name: this.name, task: task.name, who: this.who() },
+      { kind: 'registry', name: this.name, task: task.name, who: this.#who() },
       error,
       onError === undefined ? undefined : () => onError(error, info),
-      () => this.describe(task, info, error),
+      () => task.failureText(info, error, this.#who(), this.lifecycle.tag === 'closed'),
     );
-  }
+  };
 
-  private describe(task: RegistryTask, info: TaskInfo, error: unknown): string {
-    let when: string;
-    switch (info.state) {
-      case 'running':
-        when = '';
-        break;
-      case 'cancelled':
-        when = ' after it was cancelled';
-        break;
-      case 'timed-out':
-        when = error === task.signal.reason ? '' : ' after it timed out';
-        break;
-      case 'shutting-down':
-        when =
-          this.lifecycle.tag === 'closed'
-            ? ' after the shutdown deadline (it ignored the abort)'
-            : ' during shutdown';
-        break;
-      default:
-        return unreachable(info.state);
-    }
-    return (
-      `unwedge: task ${JSON.stringify(info.name)} (#${info.id}, ${info.ageMs} ms old) of ${this.who()} failed${when}:\n` +
-      `${show(error)}\n`
-    );
-  }
-
-  private timeoutError(task: RegistryTask, ms: number): TimeoutError {
-    return new TimeoutError(
-      `task ${JSON.stringify(task.name)} (#${task.id}) of ${this.who()} timed out after ${ms} ms`,
-    );
-  }
-
-  private who(): string {
-    return this.name === undefined ? 'task registry' : `task registry ${JSON.stringify(this.name)}`;
-  }
-}
-
-/**
- * Whether `error` is the abort itself: the reason, an error whose `cause` chain holds it (a
- * wrapper, Node's `AbortError` from `timers/promises`), or any `AbortError`.
- */
-function causedBy(error: unknown, reason: unknown): boolean {
-  let e = error;
-  for (let depth = 0; depth < 16 && e !== null && e !== undefined; depth++) {
-    if (e === reason) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return (error as { name?: unknown } | null | undefined)?.name === 'AbortError';
-}
-
-/** The stack and `cause` chain, as `util.inspect` prints them; reporting must not throw, whatever was thrown. */
-function show(error: unknown): string {
-  try {
-    return inspect(error, { depth: 8 });
-  } catch {
-    return `${Object.prototype.toString.call(error)} (could not be inspected)`;
-  }
+  /** How messages name it: `task registry "app"`. */
+  readonly #who = (): string =>
+    this.name === undefined ? 'task registry' : `task registry ${JSON.stringify(this.name)}`;
 }
 
 function unreachable(value: never): never {

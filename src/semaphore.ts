@@ -1,13 +1,18 @@
-import type { AsyncResource } from 'node:async_hooks';
+// A counting semaphore: weighted permits, given out strictly in FIFO order. Its line of parked
+// callers is semaphore-line.ts, the acquire contract it shares with RedisSemaphore and fanOut is
+// semaphore-contract.ts, and deadlock detection (its `detectDeadlocks` option) semaphore-deadlocks.ts.
 import { disposeSymbol } from './core/compat.js';
-import { type Hold, heldHere, newHold, within } from './core/holds.js';
+import { type Hold, within } from './core/holds.js';
 import { register } from './core/live.js';
-import { callerContext, contextIsFree } from './core/task.js';
-import type { PrimitiveSnapshot, WaitLabel } from './core/track.js';
+import { contextIsFree } from './core/task.js';
+import type { PrimitiveSnapshot } from './core/track.js';
 import * as check from './core/validate.js';
-import { disarm, fail, liveHead, park, resolveOnly, settle, Waiter } from './core/wait.js';
-import { WaiterList } from './core/waiters.js';
-import { DeadlockError, TimeoutError } from './errors.js';
+import { disarm, liveHead, park, settle } from './core/wait.js';
+import type { AcquireOptions, Permit, SemaphoreLike } from './semaphore-contract.js';
+import { Deadlocks } from './semaphore-deadlocks.js';
+import { SemaphoreLine, SemaphoreWaiter, waitWhat } from './semaphore-line.js';
+
+export type { AcquireOptions, Permit, SemaphoreLike } from './semaphore-contract.js';
 
 /** Options of {@link Semaphore}. */
 export interface SemaphoreOptions {
@@ -24,32 +29,6 @@ export interface SemaphoreOptions {
 }
 
 const SEMAPHORE_KEYS = ['name', 'detectDeadlocks'] as const;
-
-/** Options of {@link Semaphore.acquire} and {@link Semaphore.run}. */
-export interface AcquireOptions {
-  /** How many permits to take at once; a positive integer ≤ the semaphore's permits. Default 1. */
-  weight?: number;
-  /** Gives up the wait when aborted, rejecting with exactly `signal.reason`. */
-  signal?: AbortSignal;
-  /** Gives up the wait after this many ms with a `TimeoutError`; `0` means "only if free now". */
-  timeout?: number;
-}
-
-/** Permits held from a semaphore. Release them exactly once; later calls do nothing. */
-export interface Permit {
-  /** How many permits this holds. */
-  readonly weight: number;
-  /** Returns the permits. Idempotent. */
-  release(): void;
-  /** Same as `release()`, so that `using permit = await sem.acquire()` works. */
-  [Symbol.dispose](): void;
-}
-
-/** Anything with the semaphore's acquire contract: a `Semaphore`, or one shared across processes. */
-export interface SemaphoreLike {
-  /** Waits for permits as {@link Semaphore.acquire} does; settles by grant, timeout or abort. */
-  acquire(options?: AcquireOptions): Promise<Permit>;
-}
 
 // Permits are returned only through a Permit or a run()'s end, never through a method reachable at
 // runtime: a TypeScript-private `sem.release()` once made `available` NaN, and `release(1)` gave 2 of 1.
@@ -74,32 +53,6 @@ class SemaphorePermit implements Permit {
   [disposeSymbol](): void {
     this.release();
   }
-}
-
-/** A parked `acquire` (no `fn`) or a parked `run` (with `fn`, started when served). */
-class SemaphoreWaiter extends Waiter<unknown> {
-  /**
-   * With deadlock detection: the holds of this semaphore that this wait blocks. Set only then
-   * (declared, not initialised: one field less per parked waiter otherwise).
-   */
-  declare blocking: Hold[] | undefined;
-  /** A parked `run`'s caller context, which `fn` starts in. */
-  readonly context: AsyncResource | undefined;
-  constructor(
-    readonly weight: number,
-    readonly timeout: number | undefined,
-    readonly fn: (() => unknown) | undefined,
-  ) {
-    super();
-    this.context = fn === undefined ? undefined : callerContext();
-  }
-}
-
-resolveOnly(SemaphoreWaiter);
-
-function waitWhat(w: SemaphoreWaiter): string {
-  const permits = w.weight === 1 ? '1 permit' : `${w.weight} permits`;
-  return w.fn === undefined ? `acquire ${permits}` : `run (${permits})`;
 }
 
 /**
@@ -129,32 +82,27 @@ export function runInPermit<T>(permit: Permit, label: string, fn: () => T): T {
 export class Semaphore implements SemaphoreLike {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
-  /** @internal */
-  readonly waiters = new WaiterList<SemaphoreWaiter>();
   private readonly total: number;
   #free: number;
-  /** With deadlock detection: the holds of this semaphore's permits by run()/fanOut() code. */
-  private readonly holds: Set<Hold> | undefined;
+  /** Its parked callers, and the host core/wait.ts parks them on (its hooks are not ours). */
+  readonly #line = new SemaphoreLine(this, (waiter) => {
+    this.#deadlocks?.unblock(waiter);
+    this.#serve();
+  });
+  /** Only with deadlock detection on. */
+  readonly #deadlocks: Deadlocks<SemaphoreWaiter> | undefined;
   /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
   private listed: boolean;
-  /** With deadlock detection: waiters in line whose wait is made inside a hold of this semaphore. */
-  #nested = 0;
-
-  /** A waiter left the line or was served: it no longer blocks the holds it waited inside. */
-  readonly #unblock = (waiter: SemaphoreWaiter): void => {
-    if (waiter.blocking === undefined) return;
-    this.#nested--;
-    for (const hold of waiter.blocking) hold.blocked--;
-    waiter.blocking = undefined;
-  };
 
   /** @param permits how many permits exist: a positive safe integer. */
   constructor(permits: number, options?: SemaphoreOptions) {
     this.total = check.integer(permits, 'permits', 1);
     const o = check.options<SemaphoreOptions>(options, SEMAPHORE_KEYS);
     this.name = check.string(o.name, 'options.name');
-    this.holds =
-      (check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ?? contextIsFree) ? new Set() : undefined;
+    this.#deadlocks =
+      (check.boolean(o.detectDeadlocks, 'options.detectDeadlocks') ?? contextIsFree)
+        ? new Deadlocks(this, (weight) => this.#release(weight))
+        : undefined;
     this.#free = this.total;
     this.listed = this.name !== undefined;
     if (this.listed) register(this, Semaphore.snapshot);
@@ -163,15 +111,16 @@ export class Semaphore implements SemaphoreLike {
   /** What `inspect()` shows: permits, use, and each parked caller (held weakly, read at dump time). */
   private static snapshot(s: Semaphore): PrimitiveSnapshot {
     const inUse = s.total - s.#free;
+    const line = s.#line;
     const waits = [];
-    for (const w of s.waiters) {
+    for (const w of line) {
       waits.push({ key: w, what: waitWhat(w), since: w.since, timeout: w.timeout });
     }
     return {
       kind: 'semaphore',
       name: s.name,
-      summary: `${s.total} permit${s.total === 1 ? '' : 's'}, ${inUse} in use, ${s.waiters.length} waiting`,
-      stats: { permits: s.total, inUse, waiting: s.waiters.length },
+      summary: `${s.total} permit${s.total === 1 ? '' : 's'}, ${inUse} in use, ${line.length} waiting`,
+      stats: { permits: s.total, inUse, waiting: line.length },
       waits,
     };
   }
@@ -182,11 +131,6 @@ export class Semaphore implements SemaphoreLike {
   private list(): void {
     this.listed = true;
     register(this, Semaphore.snapshot);
-  }
-
-  /** @internal How a parked caller is named in diagnostics_channel messages. */
-  describeWait(w: SemaphoreWaiter): WaitLabel {
-    return { kind: 'semaphore', name: this.name, what: waitWhat(w), timeout: w.timeout };
   }
 
   /** How many permits exist. */
@@ -201,7 +145,7 @@ export class Semaphore implements SemaphoreLike {
 
   /** How many callers wait in line. */
   get waiting(): number {
-    return this.waiters.length;
+    return this.#line.length;
   }
 
   /**
@@ -211,7 +155,7 @@ export class Semaphore implements SemaphoreLike {
    */
   acquire(options?: AcquireOptions): Promise<Permit> {
     // Hot path: no options, a free permit, nobody in line. Nothing to parse or check.
-    if (options === undefined && this.#free > 0 && this.waiters.length === 0) {
+    if (options === undefined && this.#free > 0 && this.#line.length === 0) {
       this.#free--;
       return Promise.resolve(new SemaphorePermit(this, 1));
     }
@@ -226,7 +170,7 @@ export class Semaphore implements SemaphoreLike {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const permit = this.tryAcquire(weight);
     if (permit !== undefined) return Promise.resolve(permit);
-    if (timeout === 0) return Promise.reject(this.timeoutError({ weight, timeout }));
+    if (timeout === 0) return Promise.reject(this.#line.timeoutError({ weight, timeout }));
     return this.wait<Permit>(new SemaphoreWaiter(weight, timeout, undefined), signal, timeout);
   }
 
@@ -236,7 +180,7 @@ export class Semaphore implements SemaphoreLike {
    */
   tryAcquire(weight = 1): Permit | undefined {
     check.weight(weight, 'weight', this.total);
-    if (this.waiters.length > 0 || this.#free < weight) return undefined;
+    if (this.#line.length > 0 || this.#free < weight) return undefined;
     this.#free -= weight;
     return new SemaphorePermit(this, weight);
   }
@@ -251,7 +195,7 @@ export class Semaphore implements SemaphoreLike {
   run<T>(fn: () => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
     // Hot path: a free permit, nobody in line, no options. No closure or waiter is allocated;
     // the only promise is the one returned.
-    if (options === undefined && this.#free > 0 && this.waiters.length === 0 && typeof fn === 'function') {
+    if (options === undefined && this.#free > 0 && this.#line.length === 0 && typeof fn === 'function') {
       this.#free--;
       return this.#start(fn, 1) as Promise<Awaited<T>>;
     }
@@ -265,24 +209,23 @@ export class Semaphore implements SemaphoreLike {
       return Promise.reject(error);
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.waiters.length === 0 && this.#free >= weight) {
+    if (this.#line.length === 0 && this.#free >= weight) {
       this.#free -= weight;
       return this.#start(fn, weight) as Promise<Awaited<T>>;
     }
-    if (timeout === 0) return Promise.reject(this.timeoutError({ weight, timeout }));
+    if (timeout === 0) return Promise.reject(this.#line.timeoutError({ weight, timeout }));
     return this.wait<Awaited<T>>(new SemaphoreWaiter(weight, timeout, fn), signal, timeout);
   }
 
   static {
     releasePermits = (semaphore, weight, hold) => {
-      if (hold !== undefined) semaphore.holds?.delete(hold);
+      if (hold !== undefined) semaphore.#deadlocks?.drop(hold);
       semaphore.#release(weight);
     };
     holdPermit = (permit, label) => {
-      const holds = permit.semaphore.holds;
-      if (holds === undefined) return undefined;
-      permit.hold = newHold(permit.semaphore, permit.weight, label);
-      holds.add(permit.hold);
+      const deadlocks = permit.semaphore.#deadlocks;
+      if (deadlocks === undefined) return undefined;
+      permit.hold = deadlocks.hold(permit.weight, label);
       return permit.hold;
     };
   }
@@ -290,7 +233,7 @@ export class Semaphore implements SemaphoreLike {
   /** Returns `weight` permits and serves the waiters they now cover, in order. */
   #release(weight: number): void {
     this.#free += weight;
-    if (this.waiters.length > 0) this.serve(); // nobody in line: nothing to serve or detect
+    if (this.#line.length > 0) this.#serve(); // nobody in line: nothing to serve or detect
   }
 
   private wait<T>(
@@ -299,75 +242,27 @@ export class Semaphore implements SemaphoreLike {
     timeout: number | undefined,
   ): Promise<T> {
     if (!this.listed) this.list();
-    const promise = park<T, SemaphoreWaiter>(this, waiter, signal, timeout);
-    if (this.holds !== undefined) {
-      const blocking = heldHere(this);
-      if (blocking.length > 0) {
-        waiter.blocking = blocking;
-        this.#nested++;
-        for (const hold of blocking) hold.blocked++;
-        this.detectDeadlock();
-      }
-    }
+    const promise = park<T, SemaphoreWaiter>(this.#line, waiter, signal, timeout);
+    if (this.#deadlocks?.block(waiter)) this.#detectDeadlock();
     return promise;
   }
 
-  /**
-   * With detection on: if the head cannot be served and every permit in use is held by code that
-   * is itself waiting here, nothing can ever be released. Rejects those nested waits instead.
-   */
-  private detectDeadlock(): void {
-    // No wait in line is made inside a holder: nothing to detect. Without this check, every release
-    // behind a full line walked every hold (4 % of Semaphore.run on Node 24 with 16 permits).
-    if (this.#nested === 0) return;
-    const head = this.waiters.head;
-    if (head === undefined || head.weight <= this.#free) return;
-    let stuck = 0;
-    for (const hold of this.holds!) if (hold.blocked > 0) stuck += hold.weight;
-    if (stuck < this.total - this.#free) return;
-    const holders = [...this.holds!].map((h) => h.label).join(', ');
-    const victims = [...this.waiters].filter((w) => w.blocking !== undefined);
-    for (const waiter of victims) {
-      this.waiters.remove(waiter);
-      this.#unblock(waiter);
-      const who = this.name === undefined ? 'semaphore' : `semaphore ${JSON.stringify(this.name)}`;
-      fail(
-        waiter,
-        new DeadlockError(
-          `${who} would deadlock: all ${this.total} permits are held by callers that wait for it themselves ` +
-            `(${holders}); rejected ${victims.length} nested wait${victims.length === 1 ? '' : 's'}`,
-        ),
-      );
-    }
-    this.serve();
+  /** With detection on: rejects the nested waits if they deadlock, then serves those behind them. */
+  #detectDeadlock(): void {
+    if (this.#deadlocks!.detect(this.#line, this.#free, this.total, this.#line.who())) this.#serve();
   }
 
-  /** @internal */
-  timeoutError(waiter: { weight: number; timeout: number | undefined }): TimeoutError {
-    const who = this.name === undefined ? 'semaphore' : `semaphore ${JSON.stringify(this.name)}`;
-    const what = waiter.weight === 1 ? 'permit' : `${waiter.weight} permits`;
-    const state = `${this.total} permits, ${this.total - this.#free} in use, ${this.waiters.length} waiting`;
-    return new TimeoutError(`${who} gave no ${what} within ${waiter.timeout} ms (${state})`);
-  }
-
-  /** @internal A waiter left the line: if it was blocking the head, those behind may fit now. */
-  onLeave(waiter: SemaphoreWaiter): void {
-    this.#unblock(waiter);
-    this.serve();
-  }
-
-  private serve(): void {
-    for (
-      let head = liveHead(this.waiters, this.#unblock);
-      head !== undefined;
-      head = liveHead(this.waiters, this.#unblock)
-    ) {
+  /** Serves the waiters the free permits now cover, in order; stops at the first that does not fit. */
+  #serve(): void {
+    const line = this.#line;
+    const unblock = this.#deadlocks?.unblock;
+    for (let head = liveHead(line, unblock); head !== undefined; head = liveHead(line, unblock)) {
       if (head.weight > this.#free) {
-        if (this.holds !== undefined) this.detectDeadlock();
+        if (this.#deadlocks !== undefined) this.#detectDeadlock();
         return;
       }
-      this.waiters.shift();
-      this.#unblock(head);
+      line.shift();
+      unblock?.(head);
       this.#free -= head.weight;
       if (head.fn === undefined) {
         settle(head, new SemaphorePermit(this, head.weight));
@@ -383,7 +278,7 @@ export class Semaphore implements SemaphoreLike {
 
   /** Calls `fn` on permits already taken, releasing them when its result settles. */
   #start(fn: () => unknown, weight: number): Promise<unknown> {
-    if (this.holds !== undefined) return this.#startHolding(fn, weight);
+    if (this.#deadlocks !== undefined) return this.#deadlocks.run(fn, weight);
     let result: unknown;
     try {
       result = fn();
@@ -399,30 +294,6 @@ export class Semaphore implements SemaphoreLike {
       },
       (error: unknown) => {
         this.#release(weight);
-        throw error;
-      },
-    );
-  }
-
-  /** start() with deadlock detection: `fn` runs inside a hold of the permits it was given. */
-  #startHolding(fn: () => unknown, weight: number): Promise<unknown> {
-    const hold = newHold(this, weight, 'run()');
-    this.holds!.add(hold);
-    const done = () => releasePermits(this, weight, hold);
-    let result: unknown;
-    try {
-      result = within(hold, fn);
-    } catch (error) {
-      done();
-      return Promise.reject(error);
-    }
-    return Promise.resolve(result).then(
-      (value) => {
-        done();
-        return value;
-      },
-      (error: unknown) => {
-        done();
         throw error;
       },
     );

@@ -46,6 +46,20 @@ test('the names an async-mutex user would try are not there', () => {
   }
 });
 
+test("the wait mechanism's hooks are not reachable on a Semaphore (they live on its private line)", async () => {
+  const sem = new Semaphore(1) as unknown as Record<string, unknown>;
+  const held = await (sem as unknown as Semaphore).acquire();
+  const parked = (sem as unknown as Semaphore).acquire(); // a line to reach, if it could be reached
+  for (const name of ['waiters', 'timeoutError', 'onLeave', 'describeWait', 'serve', 'holds']) {
+    expect(sem[name], `sem.${name}`).toBeUndefined();
+  }
+  expect(
+    methodsOf(sem).filter((name) => !['acquire', 'tryAcquire', 'run', 'wait', 'list'].includes(name)),
+  ).toEqual([]);
+  held.release();
+  (await parked).release();
+});
+
 test('no method of a Semaphore, called as release() or release(n), gives out more permits than it has', async () => {
   const sem = new Semaphore(1);
   const held = await sem.acquire();

@@ -278,6 +278,22 @@ describe('run', () => {
     expect(sem.available).toBe(1);
   });
 
+  test('with deadlock detection on, run releases when fn throws synchronously or rejects (the Node 24 default)', async () => {
+    const sem = new Semaphore(2, { detectDeadlocks: true });
+    const boom = new Error('boom');
+    await expect(
+      sem.run(
+        () => {
+          throw boom;
+        },
+        { weight: 2 },
+      ),
+    ).rejects.toBe(boom);
+    await expect(sem.run(() => Promise.reject(boom))).rejects.toBe(boom);
+    await expect(sem.run(() => 'ok', { weight: 2 })).resolves.toBe('ok');
+    expect(sem.available).toBe(2);
+  });
+
   test('run with a weight holds that many permits while fn runs, on every path', async () => {
     const sem = new Semaphore(3);
     let seen = -1;

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { disposeSymbol } from '../core/compat.js';
 import { unuseTiming, useTiming } from '../core/track.js';
 import * as check from '../core/validate.js';
-import { formatInspect, inspect } from '../inspect.js';
+import { formatInspect, inspect } from './dump.js';
 
 /** A `node:http` request handler, also usable as Express middleware (its `next` is never called). */
 export type InspectHandler = (req: IncomingMessage, res: ServerResponse) => void;

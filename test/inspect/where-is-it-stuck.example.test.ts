@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { whereIsItStuck } from '../examples/where-is-it-stuck.js';
+import { whereIsItStuck } from '../../examples/where-is-it-stuck.js';
 
-const example = fileURLToPath(new URL('../examples/where-is-it-stuck.ts', import.meta.url));
+const example = fileURLToPath(new URL('../../examples/where-is-it-stuck.ts', import.meta.url));
 const source = readFileSync(example, 'utf8').split('\n');
 
 /** The source line an origin frame points at, e.g. `at fn (/…/where-is-it-stuck.ts:89:26)`. */

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { type EventLoopBlock, watchEventLoop } from '../src/inspect.js';
+import { type EventLoopBlock, watchEventLoop } from '../../src/inspect/index.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Blocks the event loop for `ms`, calling `each` on every spin. */
 function blockFor(ms: number, each: () => void): void {
@@ -165,7 +165,7 @@ test('a dropped primitive leaves the dump after GC, and running watchers never k
   const script = `
     import { BoundedQueue } from './src/queue.js';
     import { Semaphore } from './src/semaphore.js';
-    import { inspect, watchEventLoop, watchStalls } from './src/inspect.js';
+    import { inspect, watchEventLoop, watchStalls } from './src/inspect/index.js';
     const names = () => inspect().primitives.map((p) => p.name).filter((n) => n?.startsWith('gc-'));
     let sem = new Semaphore(1, { name: 'gc-sem' });
     await sem.acquire();

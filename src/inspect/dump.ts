@@ -1,0 +1,173 @@
+// The dump: a snapshot of every live primitive and what waits on it, as data and as py-spy style
+// text. Never waits and changes nothing (beyond noting when it first saw a wait whose start was
+// not recorded).
+
+import { snapshots } from '../core/live.js';
+import { originFrames, originOf } from '../core/origins.js';
+import { firstSeen, now, type WaitSnapshot } from '../core/track.js';
+
+/** A snapshot of every live primitive and what waits on it, from {@link inspect}. */
+export interface InspectReport {
+  /** The process the snapshot was taken in. */
+  readonly pid: number;
+  /** When the snapshot was taken, ISO 8601. */
+  readonly takenAt: string;
+  /** How many waits (and running tasks) are listed in all. */
+  readonly waits: number;
+  /** Primitives with waits first (the oldest wait first), then idle ones. */
+  readonly primitives: readonly PrimitiveReport[];
+}
+
+/** One primitive, or one kind of per-call work (`withTimeout`, `fanOut`), in an {@link InspectReport}. */
+export interface PrimitiveReport {
+  /** `semaphore`, `queue`, `pool`, `registry`, `withTimeout`, `fanOut`. */
+  readonly kind: string;
+  /** The primitive's `name` option; `undefined` when it has none, and for per-call work. */
+  readonly name: string | undefined;
+  /** Limits and use in one line, e.g. `32 permits, 32 in use, 17 waiting`. */
+  readonly summary: string;
+  /** The same figures as fields, e.g. `{ permits: 32, inUse: 32, waiting: 17 }`. */
+  readonly stats: Readonly<Record<string, number | string | boolean | undefined>>;
+  /** Oldest first. */
+  readonly waits: readonly WaitReport[];
+}
+
+/** One parked caller or running task in a {@link PrimitiveReport}. */
+export interface WaitReport {
+  /** What it waits for: `acquire 1 permit`, `put`, `get`, `join`, `"db-connect"`, … */
+  readonly what: string;
+  /** `waiting` for a parked caller; `running`, `abandoned`, … for a task. */
+  readonly state: string;
+  /** How long it has waited, in ms. */
+  readonly age: number;
+  /**
+   * `true` when its start was not recorded (timing was off when it started: see
+   * {@link InspectConfig.recordAges}): `age` counts from when a snapshot first saw it, so it is a
+   * lower bound.
+   */
+  readonly ageIsLowerBound: boolean;
+  /** Its limit in ms, if it has one. */
+  readonly timeout: number | undefined;
+  /** Where it was started: `at fn (file:line:col)` frames of your code, innermost first. Empty with origins off. */
+  readonly origin: readonly string[];
+}
+
+/**
+ * Takes a snapshot of every live Semaphore, BoundedQueue (and every other primitive that
+ * registers), and of the running `withTimeout` and `fanOut` calls: for each its limits and use,
+ * and for each parked caller what it waits for, for how long, and where it was started. Never
+ * waits and changes nothing; primitives are held weakly, so one that was garbage-collected is gone.
+ *
+ * @example
+ * ```ts
+ * import { inspect } from 'unwedge/inspect';
+ * for (const p of inspect().primitives) {
+ *   for (const w of p.waits) if (w.age > 5_000) console.warn(`${p.kind} ${p.name}: ${w.what} for ${w.age} ms`);
+ * }
+ * ```
+ */
+export function inspect(): InspectReport {
+  const t = now();
+  const primitives: Array<PrimitiveReport & { oldest: number }> = [];
+  let count = 0;
+  for (const snapshot of snapshots()) {
+    const waits = snapshot.waits.map((w) => waitReport(w, t)).sort((a, b) => b.age - a.age);
+    count += waits.length;
+    const { kind, name, summary, stats } = snapshot;
+    primitives.push({ kind, name, summary, stats, waits, oldest: waits[0]?.age ?? -1 });
+  }
+  primitives.sort((a, b) => b.oldest - a.oldest);
+  return {
+    pid: process.pid,
+    takenAt: new Date().toISOString(),
+    waits: count,
+    primitives: primitives.map(({ oldest: _, ...p }) => p),
+  };
+}
+
+/**
+ * When `w` started, on the `now()` clock; from first sight when its start was not recorded. Shared
+ * with the stall watcher, so that a stall and the dump give a wait the same age.
+ */
+export function startOf(w: WaitSnapshot, t: number): { start: number; lowerBound: boolean } {
+  if (w.since >= 0) return { start: w.since, lowerBound: false };
+  const state = w.state ?? 'waiting';
+  let seen = firstSeen.get(w.key);
+  // A pool job is one key while queued and then running: its running age starts at the first
+  // sight of it running, not of it queued.
+  if (seen === undefined || seen.state !== state) {
+    seen = { at: t, state };
+    firstSeen.set(w.key, seen);
+  }
+  return { start: seen.at, lowerBound: true };
+}
+
+function waitReport(w: WaitSnapshot, t: number): WaitReport {
+  const { start, lowerBound } = startOf(w, t);
+  return {
+    what: w.what,
+    state: w.state ?? 'waiting',
+    age: Math.max(0, Math.round(t - start)),
+    ageIsLowerBound: lowerBound,
+    timeout: w.timeout,
+    origin: originFrames(originOf(w.key)),
+  };
+}
+
+/** `semaphore "storage-chunks"`, or `semaphore` when it has no name. */
+export function label(p: { kind: string; name: string | undefined }): string {
+  return p.name === undefined ? p.kind : `${p.kind} ${JSON.stringify(p.name)}`;
+}
+
+/** `[running] task (timeout 500 ms)`: a wait's line in the dump and in a stall report. */
+export function describeWait(w: Pick<WaitReport, 'what' | 'state' | 'timeout'>): string {
+  const state = w.state === 'waiting' ? '' : `[${w.state}] `;
+  const limit = w.timeout === undefined ? 'no timeout' : `timeout ${w.timeout} ms`;
+  return `${state}${w.what} (${limit})`;
+}
+
+/** Wait lines per primitive in the text dump: the oldest; a line then counts the rest. */
+const MAX_LINES = 100;
+
+/**
+ * Renders a report as text, py-spy style: one block per primitive with its limits and use, one
+ * line per waiter (oldest first, at most 100 per primitive) with its age, and its origin frames indented below; idle
+ * primitives are listed at the end, one line each. Takes a fresh {@link inspect}() by default.
+ *
+ * @example
+ * ```ts
+ * import { formatInspect } from 'unwedge/inspect';
+ * process.on('SIGUSR2', () => process.stderr.write(formatInspect()));
+ * ```
+ */
+export function formatInspect(report: InspectReport = inspect()): string {
+  const busy = report.primitives.filter((p) => p.waits.length > 0);
+  const idle = report.primitives.filter((p) => p.waits.length === 0);
+  const lines = [
+    `unwedge: ${report.waits} wait${report.waits === 1 ? '' : 's'} in ${busy.length} of ` +
+      `${report.primitives.length} primitive${report.primitives.length === 1 ? '' : 's'} ` +
+      `(pid ${report.pid}, ${report.takenAt})`,
+  ];
+  for (const p of busy) {
+    lines.push('', `${label(p)}: ${p.summary}`);
+    const shown = p.waits.length > MAX_LINES ? p.waits.slice(0, MAX_LINES) : p.waits;
+    let width = 0;
+    for (const w of shown) width = Math.max(width, ageText(w).length);
+    for (const w of shown) {
+      lines.push(`  ${ageText(w).padStart(width)}  ${describeWait(w)}`);
+      for (const frame of w.origin) lines.push(`        ${frame}`);
+    }
+    if (shown !== p.waits)
+      lines.push(`  … and ${p.waits.length - shown.length} more (all of them in the JSON report)`);
+  }
+  if (idle.length > 0) {
+    lines.push('', 'idle:');
+    for (const p of idle) lines.push(`  ${label(p)}: ${p.summary}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `1230 ms`, or `>=1230 ms` when the age is a lower bound. */
+export function ageText(w: Pick<WaitReport, 'age' | 'ageIsLowerBound'>): string {
+  return `${w.ageIsLowerBound ? '>=' : ''}${w.age} ms`;
+}

@@ -1,0 +1,234 @@
+// The stall watcher: one unref'd timer that looks at every wait and reports each one older than a
+// threshold once, and again when it ends (told by the wait mechanism, or noticed by its absence).
+
+import { enders } from '../core/channels.js';
+import { disposeSymbol } from '../core/compat.js';
+import { snapshots } from '../core/live.js';
+import { originFrames, originOf } from '../core/origins.js';
+import { now, unuseTiming, useTiming, type WaitOutcome } from '../core/track.js';
+import * as check from '../core/validate.js';
+import { ageText, describeWait, label, startOf } from './dump.js';
+
+/** A wait that {@link watchStalls} reports: once when it passes the threshold, once when it ends. */
+export interface Stall {
+  /** `'stalled'`: it has waited longer than the threshold. `'ended'`: a stalled wait ended. */
+  readonly phase: 'stalled' | 'ended';
+  /** The kind of primitive it waits on, as in {@link PrimitiveReport}. */
+  readonly kind: string;
+  /** That primitive's name, if it has one. */
+  readonly name: string | undefined;
+  /** What it waits for, as in {@link WaitReport}. */
+  readonly what: string;
+  /** `waiting`, or a task's state (`running`, …), as in {@link WaitReport}. */
+  readonly state: string;
+  /** `'stalled'`: its age when noticed. `'ended'`: how long it took in all. In ms. */
+  readonly age: number;
+  /** As in {@link WaitReport}: its start was not recorded, so `age` is a lower bound. */
+  readonly ageIsLowerBound: boolean;
+  /** Its limit in ms, if it has one. */
+  readonly timeout: number | undefined;
+  /**
+   * `'ended'` only: how it ended. `undefined` when the end was noticed by its absence from a later
+   * snapshot (a task of a pool or registry that finished; its primitive collected), up to one interval late.
+   */
+  readonly outcome: WaitOutcome | undefined;
+  /** Where it was started, as in {@link WaitReport} (empty with origins off). */
+  readonly origin: readonly string[];
+}
+
+/** Options of {@link watchStalls}. */
+export interface WatchStallsOptions {
+  /** Report waits older than this many ms (> 0). */
+  threshold: number;
+  /** How often to look, in ms (> 0). Default: half the threshold, at most 1,000. */
+  interval?: number;
+  /** Receives each report. Default: a line on stderr (with the origin frames below it). */
+  onStall?: (stall: Stall) => void;
+  /**
+   * Decides which stalls are reported (called once per wait, and again if its state changes);
+   * `false` leaves it out, and then its end too. For waits that are long by design, e.g. an idle
+   * consumer's `get`: `filter: (s) => !(s.kind === 'queue' && s.what === 'get')`. Default: all.
+   */
+  filter?: (stall: Stall) => boolean;
+}
+
+const WATCH_STALLS_KEYS = ['threshold', 'interval', 'onStall', 'filter'] as const;
+
+/** A running watcher: {@link watchStalls} or {@link watchEventLoop}. */
+export interface Watcher {
+  /** Stops watching and releases its timer (and worker). Idempotent. */
+  stop(): void;
+  /** Same as `stop()`, for `using watcher = watchStalls(…)`. */
+  [Symbol.dispose](): void;
+}
+
+interface Open {
+  readonly ref: WeakRef<object>;
+  readonly start: number;
+  readonly stall: Stall;
+}
+
+class StallWatch implements Watcher {
+  /** Waits reported as stalled, by identity; weakly, so a report never keeps a primitive alive. */
+  private readonly reported = new WeakMap<object, Open>();
+  private readonly open = new Set<Open>();
+  private readonly timer: ReturnType<typeof setInterval>;
+  private stopped = false;
+
+  constructor(
+    private readonly threshold: number,
+    interval: number,
+    private readonly onStall: (stall: Stall) => void,
+    private readonly filter: ((stall: Stall) => boolean) | undefined,
+  ) {
+    this.timer = setInterval(() => this.tick(), interval);
+    this.timer.unref();
+    enders.add(this.ended);
+    useTiming();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    enders.delete(this.ended);
+    unuseTiming();
+  }
+
+  [disposeSymbol](): void {
+    this.stop();
+  }
+
+  /** Reports every wait past the threshold that was not reported yet, and ends those gone since. */
+  tick(): void {
+    try {
+      this.scan();
+    } catch (error) {
+      process.stderr.write(`unwedge: watchStalls could not take a snapshot: ${String(error)}\n`);
+    }
+  }
+
+  private scan(): void {
+    const t = now();
+    const seen = new Set<object>();
+    for (const snapshot of snapshots()) {
+      for (const w of snapshot.waits) {
+        seen.add(w.key);
+        const state = w.state ?? 'waiting';
+        const previous = this.reported.get(w.key);
+        if (previous !== undefined) {
+          if (previous.stall.state === state) continue;
+          // Same wait, new state (a running task abandoned, a registry task cancelled): the
+          // stall in the old state ends here; the new one is reported if past the threshold.
+          if (this.open.has(previous)) this.close(previous, undefined, t);
+        }
+        const { start, lowerBound } = startOf(w, t);
+        if (t - start < this.threshold) continue;
+        const stall: Stall = {
+          phase: 'stalled',
+          kind: snapshot.kind,
+          name: snapshot.name,
+          what: w.what,
+          state,
+          age: Math.round(t - start),
+          ageIsLowerBound: lowerBound,
+          timeout: w.timeout,
+          outcome: undefined,
+          origin: originFrames(originOf(w.key)),
+        };
+        const open: Open = { ref: new WeakRef(w.key), start, stall };
+        this.reported.set(w.key, open); // decided: a wait left out is not asked about again
+        if (!this.wanted(stall)) continue;
+        this.open.add(open);
+        this.emit(stall);
+      }
+    }
+    for (const open of this.open) {
+      const key = open.ref.deref();
+      if (key === undefined || !seen.has(key)) this.close(open, undefined, t);
+    }
+  }
+
+  /** A tracked wait ended (told by the wait mechanism itself): report it if it was reported stalled. */
+  private readonly ended = (key: object, outcome: WaitOutcome): void => {
+    if (this.open.size === 0) return;
+    const open = this.reported.get(key);
+    if (open !== undefined && this.open.has(open)) this.close(open, outcome, now());
+  };
+
+  private close(open: Open, outcome: WaitOutcome | undefined, t: number): void {
+    this.open.delete(open);
+    this.emit({ ...open.stall, phase: 'ended', age: Math.round(t - open.start), outcome });
+  }
+
+  private wanted(stall: Stall): boolean {
+    if (this.filter === undefined) return true;
+    try {
+      return this.filter(stall) !== false;
+    } catch (error) {
+      process.stderr.write(`unwedge: watchStalls filter threw (the stall is reported): ${String(error)}\n`);
+      return true;
+    }
+  }
+
+  private emit(stall: Stall): void {
+    try {
+      this.onStall(stall);
+    } catch (error) {
+      process.stderr.write(`unwedge: watchStalls onStall threw: ${String(error)}\n`);
+    }
+  }
+}
+
+/**
+ * The default `onStall`: one line on stderr, the origin frames below it.
+ *
+ * @example
+ * ```ts
+ * import { watchStalls, writeStall } from 'unwedge/inspect';
+ * let stalled = 0;
+ * watchStalls({
+ *   threshold: 5_000,
+ *   onStall: (stall) => {
+ *     if (stall.phase === 'stalled') stalled++; // a metric, say
+ *     writeStall(stall);
+ *   },
+ * });
+ * ```
+ */
+export function writeStall(stall: Stall): void {
+  const who = `${label(stall)} ${describeWait(stall)}`;
+  const age = ageText(stall);
+  const text =
+    stall.phase === 'stalled'
+      ? `unwedge: stalled: ${who} has waited ${age}\n${stall.origin.map((f) => `    ${f}\n`).join('')}`
+      : `unwedge: stall ended: ${who} after ${age} (${stall.outcome ?? 'ended'})\n`;
+  process.stderr.write(text);
+}
+
+/**
+ * Watches every wait with one unref'd timer: each wait older than `threshold` ms is reported once
+ * (with its origin), and once more when it ends, with how long it took. While a watcher runs, per-call
+ * work (`withTimeout`, `fanOut`) records its start, so its age is exact. Never keeps the process alive.
+ *
+ * @example
+ * ```ts
+ * import { watchStalls } from 'unwedge/inspect';
+ * const stalls = watchStalls({ threshold: 5_000 }); // stderr: "unwedge: stalled: queue "jobs" put (no timeout) has waited 5012 ms"
+ * // ... at shutdown:
+ * stalls.stop();
+ * ```
+ */
+export function watchStalls(options: WatchStallsOptions): Watcher {
+  const o = check.options<WatchStallsOptions>(options, WATCH_STALLS_KEYS);
+  const threshold = check.duration(o.threshold, 'options.threshold');
+  const interval =
+    o.interval === undefined
+      ? Math.min(threshold / 2, 1_000)
+      : check.duration(o.interval, 'options.interval');
+  const onStall =
+    o.onStall === undefined ? writeStall : check.func<(stall: Stall) => void>(o.onStall, 'options.onStall');
+  const filter =
+    o.filter === undefined ? undefined : check.func<(stall: Stall) => boolean>(o.filter, 'options.filter');
+  return new StallWatch(threshold, interval, onStall, filter);
+}
