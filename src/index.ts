@@ -1,6 +1,5 @@
 // The public surface of unwedge, on one screen.
 
-export type { ConsumeOptions, Consumer } from './consumer.js';
 export {
   ClosedError,
   DeadlockError,
@@ -10,9 +9,9 @@ export {
   UnwedgeError,
   type UnwedgeErrorOptions,
 } from './errors.js';
-export { fanOut } from './fan-out.js';
-export { type FanOutIterableOptions, fanOutIterable } from './fan-out-iterable.js';
-export type { FanOutContext, FanOutFn, FanOutInput, FanOutOptions, PoolLike } from './fan-out-options.js';
+export { fanOut } from './fan-out/fan-out.js';
+export { type FanOutIterableOptions, fanOutIterable } from './fan-out/iterable.js';
+export type { FanOutContext, FanOutFn, FanOutInput, FanOutOptions, PoolLike } from './fan-out/options.js';
 export {
   channels,
   configure,
@@ -46,9 +45,10 @@ export {
   type PoolTask,
   WorkerPool,
   type WorkerPoolOptions,
-} from './pool.js';
-export { BoundedQueue } from './queue.js';
-export type { BoundedQueueOptions, QueueShutdownOptions, QueueWaitOptions } from './queue-options.js';
+} from './pool/index.js';
+export type { ConsumeOptions, Consumer } from './queue/consumer.js';
+export type { BoundedQueueOptions, QueueShutdownOptions, QueueWaitOptions } from './queue/options.js';
+export { BoundedQueue } from './queue/queue.js';
 export {
   type RegistryShutdownOptions,
   type RegistryShutdownReport,
@@ -58,12 +58,12 @@ export {
   TaskRegistry,
   type TaskRegistryOptions,
   type TaskState,
-} from './registry.js';
+} from './registry/registry.js';
 export {
   type AcquireOptions,
   type Permit,
   Semaphore,
   type SemaphoreLike,
   type SemaphoreOptions,
-} from './semaphore.js';
+} from './semaphore/semaphore.js';
 export { type WithTimeoutOptions, type Work, withTimeout } from './timeout.js';

@@ -4,9 +4,9 @@
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { contextIsFree } from '../src/core/task.js';
 import { DeadlockError, TimeoutError } from '../src/errors.js';
-import { fanOut } from '../src/fan-out.js';
-import { WorkerPool } from '../src/pool.js';
-import { Semaphore } from '../src/semaphore.js';
+import { fanOut } from '../src/fan-out/fan-out.js';
+import { WorkerPool } from '../src/pool/index.js';
+import { Semaphore } from '../src/semaphore/semaphore.js';
 import { track } from './support/promises.js';
 
 beforeEach(() => {

@@ -6,10 +6,10 @@ import type { Redis } from 'ioredis';
 import PQueue from 'p-queue';
 import { expect, test } from 'vitest';
 import { PQueuePool } from '../src/adapters/p-queue.js';
-import { WorkerPool } from '../src/pool.js';
+import { WorkerPool } from '../src/pool/index.js';
 import { RedisSemaphore } from '../src/redis/index.js';
-import { Semaphore } from '../src/semaphore.js';
-import { ticks } from './pool.contract.js';
+import { Semaphore } from '../src/semaphore/semaphore.js';
+import { ticks } from './pool/contract.js';
 import { deferred } from './support/promises.js';
 
 /** Every function-valued property a caller can reach on `o`, by name (constructor excluded). */

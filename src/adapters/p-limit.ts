@@ -2,7 +2,7 @@
 // it the pool contract. p-limit's own `clearQueue()` drops queued calls and leaves their promises
 // pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool.js';
+import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool/index.js';
 
 /** What the front uses of a `pLimit()` limiter: pass the limiter itself (p-limit is never imported here). */
 export interface LimitLike {

@@ -2,7 +2,7 @@
 // the pool contract. p-queue's own `clear()` drops queued tasks and leaves the promises it handed
 // out pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
-import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool.js';
+import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool/index.js';
 
 /** What the front uses of a `PQueue`: pass the queue itself (p-queue is never imported here). */
 export interface PQueueLike {

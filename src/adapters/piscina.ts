@@ -14,7 +14,7 @@ import {
   RUN_KEYS,
   WORKER_POOL_KEYS,
   WorkerPool,
-} from '../pool.js';
+} from '../pool/index.js';
 
 /** What the front uses of a `Piscina` instance: pass the pool itself (piscina is never imported here). */
 export interface PiscinaLike<In, Out> {

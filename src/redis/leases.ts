@@ -1,7 +1,7 @@
 // The permits one RedisSemaphore instance holds. Each is a lease in Redis that the loop (loop.ts)
 // refreshes; a lease found lost aborts its permit's signal, and only release() gives it back.
 import { disposeSymbol } from '../core/compat.js';
-import type { Permit } from '../semaphore.js';
+import type { Permit } from '../semaphore/semaphore.js';
 import type { Link } from './client.js';
 
 // Permits are returned only through a permit, never through a public method that could over-release.

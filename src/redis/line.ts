@@ -5,7 +5,7 @@ import type { WaitLabel, WaitSnapshot } from '../core/track.js';
 import { fail, settle, Waiter, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { TimeoutError } from '../errors.js';
-import type { Permit } from '../semaphore.js';
+import type { Permit } from '../semaphore/semaphore.js';
 import type { Link, Spec } from './client.js';
 import type { Leases } from './leases.js';
 

@@ -10,7 +10,7 @@ import { now as clock, type PrimitiveSnapshot } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { bound, fail, park } from '../core/wait.js';
 import { TimeoutError } from '../errors.js';
-import type { AcquireOptions, Permit, SemaphoreLike } from '../semaphore.js';
+import type { AcquireOptions, Permit, SemaphoreLike } from '../semaphore/semaphore.js';
 import { isReplyError, Link, redisError, type Spec } from './client.js';
 import { Leases } from './leases.js';
 import { Line, RedisWaiter } from './line.js';

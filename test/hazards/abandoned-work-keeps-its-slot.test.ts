@@ -3,10 +3,10 @@
 // ignores its signal would otherwise put more work on the backend than the limit allows.
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
-import { fanOut } from '../../src/fan-out.js';
-import { WorkerPool } from '../../src/pool.js';
-import { BoundedQueue } from '../../src/queue.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { fanOut } from '../../src/fan-out/fan-out.js';
+import { WorkerPool } from '../../src/pool/index.js';
+import { BoundedQueue } from '../../src/queue/queue.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { track } from '../support/promises.js';
 
 beforeEach(() => {

@@ -7,11 +7,11 @@ import PQueue from 'p-queue';
 import { expect, test } from 'vitest';
 import { LimitPool } from '../../src/adapters/p-limit.js';
 import { PQueuePool } from '../../src/adapters/p-queue.js';
-import { fanOut } from '../../src/fan-out.js';
-import { WorkerPool } from '../../src/pool.js';
-import { BoundedQueue } from '../../src/queue.js';
-import { TaskRegistry } from '../../src/registry.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { fanOut } from '../../src/fan-out/fan-out.js';
+import { WorkerPool } from '../../src/pool/index.js';
+import { BoundedQueue } from '../../src/queue/queue.js';
+import { TaskRegistry } from '../../src/registry/registry.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 
 const als = new AsyncLocalStorage<{ req: number }>();
 const REQUESTS = 20;

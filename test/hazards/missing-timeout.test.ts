@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, test } from 'vitest';
 import { connectDb } from '../../examples/app-lifespan.js';
 import { silentTcpServer } from '../../examples/lib/http.js';
 import { TimeoutError } from '../../src/errors.js';
-import { type TaskInfo, TaskRegistry } from '../../src/registry.js';
+import { type TaskInfo, TaskRegistry } from '../../src/registry/registry.js';
 import { withTimeout } from '../../src/timeout.js';
 
 // Seed 003: a background job connects to a database that accepts the connection and never

@@ -3,8 +3,8 @@
 // be released, and without detection the requests hang with no error and no log.
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
 import { DeadlockError } from '../../src/errors.js';
-import { fanOut } from '../../src/fan-out.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { fanOut } from '../../src/fan-out/fan-out.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { track } from '../support/promises.js';
 
 beforeEach(() => {

@@ -3,7 +3,7 @@
 // parent, nothing can run again.
 import pLimit from 'p-limit';
 import { afterEach, beforeEach, expect, test, vi } from 'vitest';
-import { WorkerPool } from '../../src/pool.js';
+import { WorkerPool } from '../../src/pool/index.js';
 
 beforeEach(() => {
   vi.useFakeTimers();

@@ -1,6 +1,6 @@
 import { afterEach, expect, test, vi } from 'vitest';
 import { appLifespanStory } from '../../examples/app-lifespan.js';
-import { TaskRegistry } from '../../src/registry.js';
+import { TaskRegistry } from '../../src/registry/registry.js';
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { disarm, fail, park, settle, Waiter, type WaitHost } from '../../src/core/wait.js';
 import { WaiterList } from '../../src/core/waiters.js';
 import { ClosedError, DeadlockError, TimeoutError } from '../../src/errors.js';
-import { fanOut } from '../../src/fan-out.js';
+import { fanOut } from '../../src/fan-out/fan-out.js';
 import {
   channels,
   configure,
@@ -13,10 +13,10 @@ import {
   type WaitEndMessage,
   type WaitStartMessage,
 } from '../../src/inspect/index.js';
-import { WorkerPool } from '../../src/pool.js';
-import { BoundedQueue } from '../../src/queue.js';
-import { TaskRegistry } from '../../src/registry.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { WorkerPool } from '../../src/pool/index.js';
+import { BoundedQueue } from '../../src/queue/queue.js';
+import { TaskRegistry } from '../../src/registry/registry.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { withTimeout } from '../../src/timeout.js';
 import { flush } from '../support/inspect.js';
 import { deferred, track } from '../support/promises.js';

@@ -5,7 +5,7 @@ import { libraryRoots, originFrames } from '../../src/core/origins.js';
 import { sinceDate } from '../../src/core/track.js';
 import { dumpOnSignal } from '../../src/inspect/http.js';
 import { configure, watchStalls } from '../../src/inspect/index.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { withTimeout } from '../../src/timeout.js';
 import { find, flush } from '../support/inspect.js';
 import { track } from '../support/promises.js';

@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { register, unregister } from '../../src/core/live.js';
 import { createInspectHandler, dumpOnSignal } from '../../src/inspect/http.js';
 import { configure, type InspectReport } from '../../src/inspect/index.js';
-import { WorkerPool } from '../../src/pool.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { WorkerPool } from '../../src/pool/index.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { find } from '../support/inspect.js';
 import { track } from '../support/promises.js';
 

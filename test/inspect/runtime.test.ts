@@ -163,8 +163,8 @@ test('a dropped primitive leaves the dump after GC, and running watchers never k
   // A process of its own, with --expose-gc: the primitives are dropped, collected, and gone from
   // inspect(); the watchers are never stopped, and the process still exits by itself.
   const script = `
-    import { BoundedQueue } from './src/queue.js';
-    import { Semaphore } from './src/semaphore.js';
+    import { BoundedQueue } from './src/queue/queue.js';
+    import { Semaphore } from './src/semaphore/semaphore.js';
     import { inspect, watchEventLoop, watchStalls } from './src/inspect/index.js';
     const names = () => inspect().primitives.map((p) => p.name).filter((n) => n?.startsWith('gc-'));
     let sem = new Semaphore(1, { name: 'gc-sem' });

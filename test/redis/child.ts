@@ -5,7 +5,7 @@
 //   hold:   acquires `weight` permits, prints "held", and holds them until killed.
 import { Redis } from 'ioredis';
 import { RedisSemaphore } from '../../src/redis/index.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 
 export interface ChildConfig {
   mode: 'fanout' | 'local' | 'hold';

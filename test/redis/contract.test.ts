@@ -3,7 +3,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { RedisSemaphore } from '../../src/redis/index.js';
-import { Semaphore } from '../../src/semaphore.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { type MakeSubject, semaphoreContract } from './contract.js';
 import { type RedisServer, startRedis } from './server.js';
 

@@ -4,7 +4,7 @@
 // has taken effect (`state()`), never the passage of time.
 import { expect, test } from 'vitest';
 import { TimeoutError } from '../../src/errors.js';
-import type { AcquireOptions, Permit } from '../../src/semaphore.js';
+import type { AcquireOptions, Permit } from '../../src/semaphore/semaphore.js';
 import { track } from '../support/promises.js';
 
 export interface Subject {

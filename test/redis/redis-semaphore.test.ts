@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { ClosedError, LeaseLostError, TimeoutError, UnwedgeError } from '../../src/errors.js';
-import { fanOut } from '../../src/fan-out.js';
+import { fanOut } from '../../src/fan-out/fan-out.js';
 import { inspect } from '../../src/inspect/index.js';
 import { type RedisPermit, RedisSemaphore, type RedisSemaphoreOptions } from '../../src/redis/index.js';
 import { keysOf } from '../../src/redis/scripts.js';
