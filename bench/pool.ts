@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
-import { WorkerPool } from '../src/pool.js';
+import { WorkerPool } from '../src/pool/index.js';
 import { floorLimiter, floorLimiterInContext } from './floor/limiter.js';
 import { compare, type Measured, stats, table } from './harness.js';
 import { addLimiter, bytesPerQueuedTask } from './limiter.js';

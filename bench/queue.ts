@@ -5,7 +5,7 @@
 
 import { pathToFileURL } from 'node:url';
 import { Effect, Fiber, Queue } from 'effect';
-import { BoundedQueue } from '../src/queue.js';
+import { BoundedQueue } from '../src/queue/queue.js';
 import { FloorChannel } from './floor/channel.js';
 import { compare, type Measured, table } from './harness.js';
 

@@ -6,7 +6,7 @@
 //   node --expose-gc --import tsx bench/registry.ts [--tasks N] [--batch B]
 
 import { pathToFileURL } from 'node:url';
-import { TaskRegistry } from '../src/registry.js';
+import { TaskRegistry } from '../src/registry/registry.js';
 import { collect } from './harness.js';
 
 export interface RegistryBenchResult {

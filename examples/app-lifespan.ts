@@ -10,7 +10,7 @@
 //   npx tsx examples/app-lifespan.ts --serve    (runs until it gets SIGTERM)
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { type RegistryShutdownReport, type TaskInfo, TaskRegistry } from '../src/registry.js';
+import { type RegistryShutdownReport, type TaskInfo, TaskRegistry } from '../src/registry/registry.js';
 import { withTimeout } from '../src/timeout.js';
 import { connectDb } from './lib/db.js';
 import { get, listen, silentTcpServer } from './lib/http.js';

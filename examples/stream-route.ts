@@ -9,7 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { WorkerPool } from '../src/pool.js';
+import { WorkerPool } from '../src/pool/index.js';
 import { get, type Latency, listen, probe } from './lib/http.js';
 
 const CONCURRENCY = 16;

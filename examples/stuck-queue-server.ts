@@ -7,7 +7,7 @@
 //   npx tsx examples/stuck-queue-server.ts
 import { pathToFileURL } from 'node:url';
 import { ClosedError, QueueFullError } from '../src/errors.js';
-import { BoundedQueue } from '../src/queue.js';
+import { BoundedQueue } from '../src/queue/queue.js';
 import { get, type Latency, listen, probe } from './lib/http.js';
 
 /** How long a request waits for room in the queue before answering 503. */

@@ -19,7 +19,7 @@ import {
   watchStalls,
   writeStall,
 } from '../src/inspect/index.js';
-import { BoundedQueue } from '../src/queue.js';
+import { BoundedQueue } from '../src/queue/queue.js';
 import { withTimeout } from '../src/timeout.js';
 import { connectDb } from './lib/db.js';
 import { get, listen, silentTcpServer } from './lib/http.js';

@@ -1,4 +1,5 @@
 import { endCall, startCall } from './core/live.js';
+import { ignore } from './core/never.js';
 import { type Call, UNTIMED } from './core/track.js';
 import * as check from './core/validate.js';
 import { bound } from './core/wait.js';
@@ -129,5 +130,3 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === 'function'
   );
 }
-
-function ignore(): void {}

@@ -5,6 +5,7 @@
 import { ClosedError, TimeoutError } from '../errors.js';
 import { enders, notifyEnded, publishEnd, publishStart, waitEnd, waitStart } from './channels.js';
 import { endCall } from './live.js';
+import { ignore } from './never.js';
 import { recordOrigin } from './origins.js';
 import { clearTimer, startTimer, type Timer } from './timer.js';
 import {
@@ -56,8 +57,6 @@ class Rejection {
     reject(this.reason);
   }
 }
-
-function ignore(): void {}
 
 /**
  * Makes the waiters of `kind` keep only their promise's resolve function: they reject by

@@ -2,6 +2,7 @@
 // semaphore (in one global order), then a slot of the pool. A limit limits running work, so the
 // gate never settles before the call itself has: a call the pool abandoned keeps what it holds.
 
+import { ignore } from '../core/never.js';
 import { type Permit, runInPermit } from '../semaphore/semaphore.js';
 import type { FanOutContext, FanOutFn, Parsed } from './options.js';
 
@@ -51,5 +52,3 @@ export async function gated<T, R>(
     for (const permit of permits) permit.release();
   }
 }
-
-function ignore(): void {}

@@ -2,6 +2,7 @@
 // (gated by the semaphores, on the pool), and hands each result to its sink: fanOut's array, or
 // fanOutIterable's buffer. Its lifecycle is one tagged state; every transition is in this file.
 import { endCall } from '../core/live.js';
+import { unreachable } from '../core/never.js';
 import { type Call, UNTIMED, type WaitOutcome } from '../core/track.js';
 import { ONCE } from '../core/wait.js';
 import type { Link } from '../core/waiters.js';
@@ -331,8 +332,4 @@ export class Run<T, R> implements Call {
     if (this.options.pool !== undefined) what += '; on a pool';
     return { what, timeout: undefined };
   }
-}
-
-function unreachable(value: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(value)}`);
 }

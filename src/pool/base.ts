@@ -3,6 +3,7 @@
 // (shutdown, idle). Subclasses decide when a queued job starts.
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
+import { unreachable } from '../core/never.js';
 import { callerContext, contextIsFree, newStore } from '../core/task.js';
 import type { PrimitiveSnapshot, WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
@@ -404,8 +405,4 @@ export abstract class BasePool extends TaskRunner {
   #closedError(what: string): ClosedError {
     return new ClosedError(`${this.label} ${what}`);
   }
-}
-
-function unreachable(state: never): never {
-  throw new Error(`unreachable lifecycle state ${String(state)}`);
 }

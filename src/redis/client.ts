@@ -3,6 +3,7 @@
 // command, and the subscriber connection its grants are announced on.
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { ignore } from '../core/never.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { UnwedgeError } from '../errors.js';
 import { keysOf, LUA, SHA } from './scripts.js';
@@ -201,5 +202,3 @@ export function redisError(who: string, what: string, cause: unknown): UnwedgeEr
 export function isReplyError(error: unknown): boolean {
   return (error as Error | undefined)?.name === 'ReplyError';
 }
-
-function ignore(): void {}

@@ -2,6 +2,8 @@
 // command in flight per instance, however many permits it holds and callers it has waiting: each
 // tick refreshes every held lease, heartbeats every waiter (and re-queues one Redis no longer
 // knows, e.g. after a restart) and collects grants whose pub/sub message was missed.
+
+import { unreachable } from '../core/never.js';
 import { now as clock } from '../core/track.js';
 import { ClosedError, LeaseLostError } from '../errors.js';
 import type { Link, Reply, Spec } from './client.js';
@@ -264,8 +266,4 @@ function arm(tick: () => void, ms: number): ReturnType<typeof setTimeout> {
 function leaseLost(who: string, why: string, cause?: unknown): LeaseLostError {
   const message = `${who} lost a permit: its lease could not be kept (${why})`;
   return new LeaseLostError(message, cause === undefined ? undefined : { cause });
-}
-
-function unreachable(life: never): never {
-  throw new Error(`unreachable lifecycle state ${(life as { tag: string }).tag}`);
 }

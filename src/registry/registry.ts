@@ -4,6 +4,7 @@
 // waits a bounded time, naming the stragglers. Its task records and their states are task.ts.
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
+import { ignore, unreachable } from '../core/never.js';
 import { recordOrigin } from '../core/origins.js';
 import { reportFailure } from '../core/report.js';
 import { clearTimer, startTimer, type Timer } from '../core/timer.js';
@@ -306,9 +307,3 @@ export class TaskRegistry implements AsyncDisposable {
   readonly #who = (): string =>
     this.name === undefined ? 'task registry' : `task registry ${JSON.stringify(this.name)}`;
 }
-
-function unreachable(value: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(value)}`);
-}
-
-function ignore(): void {}

@@ -2,6 +2,7 @@
 // where it is in its life (one tagged state), and how its end is judged: whether `fn` settling
 // with an error is a failure of its own or the abort it was given, and how that failure reads.
 import { inspect } from 'node:util';
+import { ignore, unreachable } from '../core/never.js';
 import { sinceDate, type WaitSnapshot } from '../core/track.js';
 import { bound } from '../core/wait.js';
 import type { Link } from '../core/waiters.js';
@@ -233,9 +234,3 @@ function show(error: unknown): string {
     return `${Object.prototype.toString.call(error)} (could not be inspected)`;
   }
 }
-
-function unreachable(value: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(value)}`);
-}
-
-function ignore(): void {}
