@@ -3,11 +3,15 @@
 // on each primitive's runtime surface is called with the arguments an intruder could find (the
 // internal waiter and running job included), and the limit must still hold.
 import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { expect, test } from 'vitest';
+import { LimitPool } from '../src/adapters/p-limit.js';
 import { PQueuePool } from '../src/adapters/p-queue.js';
 import { WorkerPool } from '../src/pool/index.js';
+import { BoundedQueue } from '../src/queue/queue.js';
 import { RedisSemaphore } from '../src/redis/index.js';
+import { TaskRegistry } from '../src/registry/registry.js';
 import { Semaphore } from '../src/semaphore/semaphore.js';
 import { ticks } from './pool/contract.js';
 import { deferred } from './support/promises.js';
@@ -58,6 +62,22 @@ test("the wait mechanism's hooks are not reachable on a Semaphore (they live on 
   ).toEqual([]);
   held.release();
   (await parked).release();
+});
+
+test("the wait mechanism's hooks are not reachable on a pool, a front, a queue or a registry", () => {
+  const subjects = {
+    WorkerPool: new WorkerPool({ concurrency: 1 }),
+    PQueuePool: new PQueuePool(new PQueue({ concurrency: 1 })),
+    LimitPool: new LimitPool(pLimit(1)),
+    BoundedQueue: new BoundedQueue({ capacity: 1 }),
+    TaskRegistry: new TaskRegistry(),
+  };
+  for (const [kind, subject] of Object.entries(subjects)) {
+    const o = subject as unknown as Record<string, unknown>;
+    for (const name of ['timeoutError', 'onLeave', 'describeWait']) {
+      expect(o[name], `${kind}.${name}`).toBeUndefined();
+    }
+  }
 });
 
 test('no method of a Semaphore, called as release() or release(n), gives out more permits than it has', async () => {
