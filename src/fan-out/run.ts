@@ -2,7 +2,7 @@
 // (gated by the semaphores, on the pool), and hands each result to its sink: fanOut's array, or
 // fanOutIterable's buffer. Its lifecycle is one tagged state; every transition is in this file.
 import { endCall } from '../core/live.js';
-import { unreachable } from '../core/never.js';
+import { ignore, unreachable } from '../core/never.js';
 import { type Call, UNTIMED, type WaitOutcome } from '../core/track.js';
 import { ONCE } from '../core/wait.js';
 import type { Link } from '../core/waiters.js';
@@ -122,6 +122,14 @@ export class Run<T, R> implements Call {
     const iterator = this.sync
       ? (this.items as Iterable<T>)[Symbol.iterator]()
       : (this.items as AsyncIterable<T>)[Symbol.asyncIterator]();
+    // Opening the input ran the caller's code, which may have aborted the signal: the run has
+    // stopped (or ended) meanwhile, and must not start reading. The input is closed unread.
+    if (this.state.tag !== 'idle') {
+      try {
+        Promise.resolve(iterator.return?.()).then(undefined, ignore);
+      } catch {}
+      return this.state;
+    }
     this.state = { tag: 'reading', iterator };
     return this.state;
   }

@@ -184,6 +184,43 @@ describe('fanOut', () => {
     await expect(fanOut([1], fn, { window: 1, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
   });
 
+  test.each([
+    ['sync', false],
+    ['async', true],
+  ])(
+    'a signal aborted while the %s input is being opened stops it before any call, and closes the input',
+    async (_, isAsync) => {
+      const controller = new AbortController();
+      const reason = new Error('client went away');
+      let calls = 0;
+      let closed = 0;
+      let read = 0;
+      const iterator = {
+        next: () => {
+          const step = read < 3 ? { done: false, value: ++read } : { done: true, value: undefined };
+          return isAsync ? Promise.resolve(step) : step;
+        },
+        return: () => {
+          closed++;
+          return isAsync
+            ? Promise.resolve({ done: true, value: undefined })
+            : { done: true, value: undefined };
+        },
+      };
+      const input = {
+        [isAsync ? Symbol.asyncIterator : Symbol.iterator]() {
+          controller.abort(reason); // e.g. opening a cursor fails the request
+          return iterator;
+        },
+      } as unknown as Iterable<number>;
+      const result = fanOut(input, async () => ++calls, { window: 2, signal: controller.signal });
+      await expect(result).rejects.toBe(reason);
+      await flush();
+      expect(calls).toBe(0);
+      expect(closed).toBe(1);
+    },
+  );
+
   test('an input iterator that throws rejects the fan-out after the calls in flight settle', async () => {
     const boom = new Error('bad input');
     function* input() {
