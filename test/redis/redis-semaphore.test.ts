@@ -254,6 +254,19 @@ describe('closing', () => {
     expect(await other.inspect()).toEqual({ used: 0, queued: 0, holders: 0 });
   });
 
+  test("a holder that releases another permit from its signal's abort, during close, leaves held at 0 and that permit's signal alone", async () => {
+    const sem = semaphore(connect(), { key: nextKey(), permits: 2 });
+    const first = await sem.acquire();
+    const second = await sem.acquire();
+    expect(sem.held).toBe(2);
+    first.signal.addEventListener('abort', () => second.release()); // e.g. a request that gives up its other permit
+    await sem.close();
+    expect(first.signal.aborted).toBe(true);
+    expect(second.signal.aborted).toBe(false); // released before it could be lost: nothing to tell its holder
+    expect(sem.held).toBe(0); // its weight is taken off once, not twice
+    first.release();
+  });
+
   test('a client that has ended settles every wait at once with ClosedError and release does not throw', async () => {
     const key = nextKey();
     const client = connect();
