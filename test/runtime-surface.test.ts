@@ -78,6 +78,11 @@ test("the wait mechanism's hooks are not reachable on a pool, a front, a queue o
       expect(o[name], `${kind}.${name}`).toBeUndefined();
     }
   }
+  // A queue's lines themselves: `getters.waiters.drain()` would leave every get() pending forever.
+  const queue = subjects.BoundedQueue as unknown as Record<string, unknown>;
+  for (const name of ['putters', 'getters', 'joiners', 'waiters']) {
+    expect(queue[name], `BoundedQueue.${name}`).toBeUndefined();
+  }
 });
 
 test('no method of a Semaphore, called as release() or release(n), gives out more permits than it has', async () => {

@@ -81,13 +81,13 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   private readonly created = Date.now();
   /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
   private listed: boolean;
-  private readonly putters = new Line<PutWaiter<T>>(this, 'put', (w) =>
+  readonly #putters = new Line<PutWaiter<T>>(this, 'put', (w) =>
     fullError(this.#facts(), w.timeout!, true),
   );
-  private readonly getters = new Line<TimedWaiter<T>>(this, 'get', (w) =>
+  readonly #getters = new Line<TimedWaiter<T>>(this, 'get', (w) =>
     emptyError(this.#facts(), w.timeout!),
   );
-  private readonly joiners = new Line<TimedWaiter<void>>(this, 'join', (w) =>
+  readonly #joiners = new Line<TimedWaiter<void>>(this, 'join', (w) =>
     joinError(this.#facts(), w.timeout!),
   );
 
@@ -135,7 +135,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     // Hot path: no options, open, room or a waiting getter. Nothing is allocated.
     if (options === undefined && this.state === 'open') {
       if (this.#offer(item)) return RESOLVED;
-      return this.#wait(this.putters, new PutWaiter(item, undefined), undefined, undefined);
+      return this.#wait(this.#putters, new PutWaiter(item, undefined), undefined, undefined);
     }
     const o = waitOptions(options);
     if (o instanceof Promise) return o;
@@ -144,7 +144,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       case 'open':
         if (this.#offer(item)) return RESOLVED;
         if (timeout === 0) return Promise.reject(fullError(this.#facts(), 0, false));
-        return this.#wait(this.putters, new PutWaiter(item, timeout), signal, timeout);
+        return this.#wait(this.#putters, new PutWaiter(item, timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
         return Promise.reject(closedError(this.#facts(), 'put'));
@@ -179,7 +179,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     switch (this.state) {
       case 'open':
         if (timeout === 0) return Promise.reject(emptyError(this.#facts(), 0));
-        return this.#wait(this.getters, new TimedWaiter<T>(timeout), signal, timeout);
+        return this.#wait(this.#getters, new TimedWaiter<T>(timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
         return Promise.reject(closedError(this.#facts(), 'get'));
@@ -227,7 +227,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     const { signal, timeout } = o;
     if (this.ring.size + this.taken === 0) return RESOLVED;
     if (timeout === 0) return Promise.reject(joinError(this.#facts(), 0));
-    return this.#wait(this.joiners, new TimedWaiter<void>(timeout), signal, timeout);
+    return this.#wait(this.#joiners, new TimedWaiter<void>(timeout), signal, timeout);
   }
 
   /**
@@ -257,14 +257,14 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       case 'shutdown':
         return;
     }
-    failAll(this.putters.waiters, () => closedError(this.#facts(), 'put'));
+    failAll(this.#putters.waiters, () => closedError(this.#facts(), 'put'));
     if (this.state === 'shutdown') {
       this.dropped = this.ring.size;
       this.ring.clear();
       if (this.taken === 0) this.#releaseJoiners();
     }
     // Getters wait only while the queue is empty, so none of them will ever get an item.
-    failAll(this.getters.waiters, () => closedError(this.#facts(), 'get'));
+    failAll(this.#getters.waiters, () => closedError(this.#facts(), 'get'));
   }
 
   /** `shutdown({ immediate: true })`, so that `await using queue = new BoundedQueue(...)` cleans up. */
@@ -324,10 +324,10 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /** Hands `item` to the first live getter, or queues it if there is room. The queue is open. */
   #offer(item: T): boolean {
-    if (this.getters.waiters.length > 0) {
-      const getter = liveHead(this.getters.waiters);
+    if (this.#getters.waiters.length > 0) {
+      const getter = liveHead(this.#getters.waiters);
       if (getter !== undefined) {
-        this.getters.waiters.shift();
+        this.#getters.waiters.shift();
         this.taken++;
         if (!this.stamped) this.#stamp();
         settle(getter, item);
@@ -344,11 +344,11 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     const item = this.ring.shift();
     this.taken++;
     if (!this.stamped) this.#stamp();
-    if (this.putters.waiters.length > 0) {
+    if (this.#putters.waiters.length > 0) {
       // Putters wait only while the queue is full, so a new put can never overtake one.
-      const putter = liveHead(this.putters.waiters);
+      const putter = liveHead(this.#putters.waiters);
       if (putter !== undefined) {
-        this.putters.waiters.shift();
+        this.#putters.waiters.shift();
         this.ring.push(putter.item);
         settle(putter, undefined);
       }
@@ -371,7 +371,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   };
 
   #releaseJoiners(): void {
-    for (const joiner of this.joiners.waiters.drain()) settle(joiner, undefined);
+    for (const joiner of this.#joiners.waiters.drain()) settle(joiner, undefined);
   }
 
   /** The state the errors and the snapshot explain; built on slow paths only. */
@@ -385,9 +385,9 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
       dropped: this.dropped,
       lastGet: this.lastGet,
       created: this.created,
-      putters: this.putters,
-      getters: this.getters,
-      joiners: this.joiners,
+      putters: this.#putters,
+      getters: this.#getters,
+      joiners: this.#joiners,
     };
   }
 }
