@@ -7,7 +7,7 @@ import { unreachable } from '../core/never.js';
 import { callerContext, contextIsFree, newStore } from '../core/task.js';
 import type { PrimitiveSnapshot, WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
-import { fail, park, settle, type WaitHost } from '../core/wait.js';
+import { fail, liveHead, park, settle, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from '../errors.js';
 import {
@@ -32,6 +32,8 @@ type Lifecycle = 'open' | 'draining' | 'closed';
 // Queued jobs enter the line and leave it for a slot only through these (see BasePool's static block).
 /** @internal */
 export let parkJob: (pool: BasePool, job: Job) => Promise<unknown>;
+/** @internal Starts the first live job in line on a new slot; false when nobody waits. */
+export let serveNext: (pool: BasePool) => boolean;
 /** @internal For the fronts: the peer starts a queued job now; fulfils when its peer slot is free. */
 export let beginQueued: (pool: BasePool, job: Job) => Promise<void> | undefined;
 
@@ -62,8 +64,8 @@ let leftLine: (pool: BasePool, job: Job) => void;
  * decide when a queued job starts.
  */
 export abstract class BasePool extends TaskRunner {
-  /** @internal Jobs waiting for a slot, oldest first. */
-  protected readonly waiters = new WaiterList<Job>();
+  /** Jobs waiting for a slot, oldest first. */
+  readonly #waiters = new WaiterList<Job>();
   readonly #line: JobLine;
   protected state: Lifecycle = 'open';
   protected readonly maxQueue: number;
@@ -76,7 +78,7 @@ export abstract class BasePool extends TaskRunner {
     super(name, context, onError);
     this.maxQueue = maxQueue;
     this.timeout = timeout;
-    this.#line = new JobLine(this, this.waiters);
+    this.#line = new JobLine(this, this.#waiters);
     this.#watchers = {
       waiters: new WaiterList<IdleWaiter>(),
       timeoutError: (w) => this.#idleTimeoutError(w.timeout),
@@ -113,7 +115,7 @@ export abstract class BasePool extends TaskRunner {
       state: p.state,
       load: p.#load,
       running: p.running,
-      queued: p.waiters,
+      queued: p.#waiters,
       watchers: p.#watchers.waiters,
     });
   }
@@ -129,7 +131,7 @@ export abstract class BasePool extends TaskRunner {
 
   /** Tasks waiting for a slot. */
   get queued(): number {
-    return this.waiters.length;
+    return this.#waiters.length;
   }
 
   /** Started tasks whose `run()` already rejected (abort, timeout, shutdown) but that have not settled. */
@@ -219,6 +221,13 @@ export abstract class BasePool extends TaskRunner {
   static {
     beginQueued = (pool, job) => pool.#begin(job);
     parkJob = (pool, job) => pool.#park(job, undefined, undefined);
+    serveNext = (pool) => {
+      const job = liveHead(pool.#waiters);
+      if (job === undefined) return false;
+      pool.#waiters.shift();
+      grantSlot(pool, job);
+      return true;
+    };
     queueTimeoutError = (pool, ms) => pool.#queueTimeoutError(ms);
     leftLine = (pool, job) => pool.#leftLine(job);
   }
@@ -230,7 +239,7 @@ export abstract class BasePool extends TaskRunner {
 
   /** Whether nothing is queued or running (abandoned tasks included). */
   get #isIdle(): boolean {
-    return this.waiters.length === 0 && this.running.length === 0;
+    return this.#waiters.length === 0 && this.running.length === 0;
   }
 
   protected checkIdle(): void {
@@ -260,10 +269,10 @@ export abstract class BasePool extends TaskRunner {
 
   /** @internal How many jobs wait, for `maxQueue`. */
   protected backlog(): number {
-    return this.waiters.length;
+    return this.#waiters.length;
   }
 
-  /** @internal `job` was just parked in `waiters`. */
+  /** @internal `job` was just parked in line. */
   protected enqueued(_job: Job): void {}
 
   /** @internal `job` left the line without starting (abort, timeout, shutdown). */
@@ -282,13 +291,13 @@ export abstract class BasePool extends TaskRunner {
    * promise that fulfils when the task has settled, so that a peer holds its slot until then.
    */
   #begin(job: Job): Promise<void> | undefined {
-    if (job.state !== QUEUED || !this.waiters.remove(job)) return undefined;
+    if (job.state !== QUEUED || !this.#waiters.remove(job)) return undefined;
     return grantSlot(this, job);
   }
 
   /** @internal The peer gave up a job it never started (e.g. its queue was cleared with rejection). */
   protected lost(job: Job, error: unknown): void {
-    if (job.state !== QUEUED || !this.waiters.remove(job)) return;
+    if (job.state !== QUEUED || !this.#waiters.remove(job)) return;
     job.state = DONE;
     fail(job, error);
     this.serve();
@@ -345,7 +354,7 @@ export abstract class BasePool extends TaskRunner {
   /** The default shutdown path: reject the queued, abort the running; counts into `w`. */
   #stop(w: IdleWaiter): void {
     this.state = 'closed';
-    const queued = this.waiters.drain();
+    const queued = this.#waiters.drain();
     for (const job of queued) {
       job.state = DONE;
       fail(job, this.#closedError('was shut down before the task started'));
@@ -385,7 +394,7 @@ export abstract class BasePool extends TaskRunner {
   }
 
   get #load(): string {
-    return `${this.concurrency} slots, ${this.used} in use, ${this.waiters.length} waiting`;
+    return `${this.concurrency} slots, ${this.used} in use, ${this.#waiters.length} waiting`;
   }
 
   #queueTimeoutError(ms: number | undefined): TimeoutError {
@@ -394,7 +403,7 @@ export abstract class BasePool extends TaskRunner {
 
   #idleTimeoutError(ms: number | undefined): TimeoutError {
     return new TimeoutError(
-      `${this.label} was not idle within ${ms} ms (${this.running.length} running, ${this.waiters.length} queued)`,
+      `${this.label} was not idle within ${ms} ms (${this.running.length} running, ${this.#waiters.length} queued)`,
     );
   }
 

@@ -1,8 +1,7 @@
 // The pool users make themselves: `concurrency` slots, a bounded FIFO line, and a serve loop that
 // starts queued jobs while slots are free.
 import * as check from '../core/validate.js';
-import { liveHead } from '../core/wait.js';
-import { BasePool, parkJob } from './base.js';
+import { BasePool, parkJob, serveNext } from './base.js';
 import {
   type Pool,
   type PoolRunOptions,
@@ -11,7 +10,7 @@ import {
   type WorkerPoolOptions,
 } from './contract.js';
 import { DONE, Job, OwnJob } from './job.js';
-import { currentPool, grantSlot, launchNow } from './running.js';
+import { currentPool, launchNow } from './running.js';
 
 /**
  * Runs tasks at most `concurrency` at a time, the rest waiting in FIFO order in a bounded line.
@@ -74,10 +73,10 @@ export class WorkerPool extends BasePool implements Pool {
       typeof task === 'function'
     ) {
       const job = task.length === 0 ? new Job(task) : new OwnJob(task, undefined, undefined);
-      if (this.used < this.limit && this.waiters.length === 0) {
+      if (this.used < this.limit && this.queued === 0) {
         return launchNow(this, job) as Promise<Awaited<T>>;
       }
-      if (this.waiters.length < this.maxQueue) {
+      if (this.queued < this.maxQueue) {
         if (!this.listed) this.list();
         return parkJob(this, job) as Promise<Awaited<T>>;
       }
@@ -86,18 +85,13 @@ export class WorkerPool extends BasePool implements Pool {
   }
 
   protected override slotFree(): boolean {
-    return this.used < this.limit && this.waiters.length === 0;
+    return this.used < this.limit && this.queued === 0;
   }
 
   protected override serve(): void {
     if (this.serving) return; // a task that threw synchronously finishes inside this loop
     this.serving = true;
-    while (this.used < this.limit) {
-      const job = liveHead(this.waiters);
-      if (job === undefined) break;
-      this.waiters.shift();
-      grantSlot(this, job);
-    }
+    while (this.used < this.limit && serveNext(this)) {}
     this.serving = false;
     this.checkIdle();
   }
