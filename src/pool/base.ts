@@ -11,9 +11,9 @@ import { fail, liveHead, park, settle, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { ClosedError, QueueFullError, TimeoutError } from '../errors.js';
 import {
+  checkIdleOptions,
   checkPoolOptions,
   checkShutdownOptions,
-  IDLE_KEYS,
   type PoolIdleOptions,
   type PoolOptions,
   type PoolRunOptions,
@@ -173,10 +173,10 @@ export abstract class BasePool extends TaskRunner {
         break;
       case 'draining':
         // Work already running may still fan out while the pool drains.
-        if (parent === undefined) return Promise.reject(this.#closedError('is shutting down'));
+        if (parent === undefined) return Promise.reject(new ClosedError(`${this.label} is shutting down`));
         break;
       case 'closed':
-        return Promise.reject(this.#closedError('is shut down'));
+        return Promise.reject(new ClosedError(`${this.label} is shut down`));
       default:
         return unreachable(this.state);
     }
@@ -357,11 +357,11 @@ export abstract class BasePool extends TaskRunner {
     const queued = this.#waiters.drain();
     for (const job of queued) {
       job.state = DONE;
-      fail(job, this.#closedError('was shut down before the task started'));
+      fail(job, new ClosedError(`${this.label} was shut down before the task started`));
       this.dropped(job);
     }
     w.cancelled += queued.length;
-    w.aborted += abandonAll(this, this.#closedError('was shut down while the task ran'));
+    w.aborted += abandonAll(this, new ClosedError(`${this.label} was shut down while the task ran`));
   }
 
   /** A shutdown wait ran out of time: a drain turns into the default path. */
@@ -380,9 +380,7 @@ export abstract class BasePool extends TaskRunner {
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
     try {
-      const o = check.options<PoolIdleOptions>(options, IDLE_KEYS);
-      signal = check.signal(o.signal, 'options.signal');
-      timeout = check.timeout(o.timeout, 'options.timeout');
+      ({ signal, timeout } = checkIdleOptions(options));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -409,9 +407,5 @@ export abstract class BasePool extends TaskRunner {
 
   #queueFullError(): QueueFullError {
     return new QueueFullError(`${this.label} queue is full (maxQueue ${this.maxQueue}; ${this.#load})`);
-  }
-
-  #closedError(what: string): ClosedError {
-    return new ClosedError(`${this.label} ${what}`);
   }
 }

@@ -126,3 +126,12 @@ export function checkShutdownOptions(options: PoolShutdownOptions | undefined) {
     o.timeout === undefined ? (drain ? 10_000 : 0) : check.timeout(o.timeout, 'options.timeout');
   return { drain, timeout };
 }
+
+/** @internal Checks `idle()`'s options. */
+export function checkIdleOptions(options: PoolIdleOptions | undefined) {
+  const o = check.options<PoolIdleOptions>(options, IDLE_KEYS);
+  return {
+    signal: check.signal(o.signal, 'options.signal'),
+    timeout: check.timeout(o.timeout, 'options.timeout'),
+  };
+}

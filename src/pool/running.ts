@@ -1,9 +1,10 @@
 // The running phase of a pool's tasks, under the rules of core/task.ts. A job enters it at once
-// (`launchNow`) or from the line (`grantSlot`); either way its task is called with the signal and
-// timeout its caller gave, passed along as arguments, in its caller's async context. The caller's
-// signal, the timeout or the pool's shutdown abandons the job: its `run()` rejects at once, its
-// signal aborts, and it keeps its slot until the task really settles. A failure nobody awaits any
-// more is reported. A task's own `run()`s (nesting, seed 004) run on its slot, counted here too.
+// (`launchNow`), from the line (`grantSlot`) or on its parent's slot (`launchChild`); each way, its
+// task is called with the signal and timeout its caller gave, passed along as arguments, in its
+// caller's async context. The caller's signal, the timeout or the pool's shutdown abandons the
+// job: its `run()` rejects at once, its signal aborts, and it keeps its slot until the task really
+// settles. A failure nobody awaits any more is reported. A task's own `run()`s (nesting, seed 004)
+// run on its slot, counted here too.
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { recordOrigin } from '../core/origins.js';
 import { failureLine, reportFailure } from '../core/report.js';

@@ -81,15 +81,9 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   private readonly created = Date.now();
   /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
   private listed: boolean;
-  readonly #putters = new Line<PutWaiter<T>>(this, 'put', (w) =>
-    fullError(this.#facts(), w.timeout!, true),
-  );
-  readonly #getters = new Line<TimedWaiter<T>>(this, 'get', (w) =>
-    emptyError(this.#facts(), w.timeout!),
-  );
-  readonly #joiners = new Line<TimedWaiter<void>>(this, 'join', (w) =>
-    joinError(this.#facts(), w.timeout!),
-  );
+  readonly #putters = new Line<PutWaiter<T>>(this, 'put', (w) => fullError(this.#facts(), w.timeout!, true));
+  readonly #getters = new Line<TimedWaiter<T>>(this, 'get', (w) => emptyError(this.#facts(), w.timeout!));
+  readonly #joiners = new Line<TimedWaiter<void>>(this, 'join', (w) => joinError(this.#facts(), w.timeout!));
 
   constructor(options: BoundedQueueOptions) {
     ({ capacity: this.max, name: this.name } = queueOptions(options));

@@ -13,12 +13,16 @@ import * as check from '../core/validate.js';
 import { WaiterList } from '../core/waiters.js';
 import { ClosedError } from '../errors.js';
 import {
+  failedWith,
+  failureText,
   RegistryTask,
   SPAWN_KEYS,
   type SpawnOptions,
+  startTask,
   type Task,
   type TaskInfo,
   type TaskState,
+  taskWait,
 } from './task.js';
 
 export type { SpawnOptions, Task, TaskInfo, TaskState } from './task.js';
@@ -134,7 +138,7 @@ export class TaskRegistry implements AsyncDisposable {
     };
     for (const task of r.tasks) {
       byState[task.state]++;
-      waits.push(task.wait());
+      waits.push(taskWait(task));
     }
     const states = Object.entries(byState)
       .filter(([, n]) => n > 0)
@@ -184,7 +188,7 @@ export class TaskRegistry implements AsyncDisposable {
     const task = new RegistryTask(++this.lastId, name, Date.now(), timeout);
     if (flags.origins) recordOrigin(task, this.spawn);
     this.tasks.push(task); // before fn runs, so that fn (or a shutdown it starts) sees itself
-    task.start(fn, this.#end, this.#report, this.#who);
+    startTask(task, fn, this.#end, this.#report, this.#who);
     return task as Task<unknown> as Task<T>;
   }
 
@@ -272,7 +276,7 @@ export class TaskRegistry implements AsyncDisposable {
   /** `fn`'s result settled: drop the task, report a failure, and count it for a shutdown in progress. */
   readonly #end = (task: RegistryTask, rejected: boolean, error: unknown): void => {
     this.tasks.remove(task);
-    const failed = rejected && task.failedWith(error);
+    const failed = rejected && failedWith(task, error);
     if (failed) this.#report(task, error);
     const lifecycle = this.lifecycle;
     switch (lifecycle.tag) {
@@ -299,7 +303,7 @@ export class TaskRegistry implements AsyncDisposable {
       { kind: 'registry', name: this.name, task: task.name, who: this.#who() },
       error,
       onError === undefined ? undefined : () => onError(error, info),
-      () => task.failureText(info, error, this.#who(), this.lifecycle.tag === 'closed'),
+      () => failureText(task, info, error, this.#who(), this.lifecycle.tag === 'closed'),
     );
   };
 

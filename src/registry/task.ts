@@ -102,115 +102,122 @@ export class RegistryTask implements Task<unknown>, Link {
     this.reject(this.controller.signal.reason);
   }
 
-  /**
-   * Whether `fn` rejecting with `error` is a failure of its own: always while it runs; once its
-   * signal is aborted, unless the error is that abort (`causedBy`).
-   */
-  failedWith(error: unknown): boolean {
-    switch (this.state) {
-      case 'running':
-        return true;
-      case 'cancelled':
-      case 'timed-out':
-      case 'shutting-down':
-        return !causedBy(error, this.signal.reason);
-      default:
-        return unreachable(this.state);
-    }
-  }
-
-  /**
-   * Calls `fn` with the task's signal (a synchronous throw counts as a rejection) and sets `done`.
-   * When `fn`'s result settles, settles `outcome` the same way (a no-op once the task was aborted),
-   * then tells `ended`. When its timeout elapses first, it is aborted as `'timed-out'` and
-   * `failed` is told. `who` names its registry in the timeout's error.
-   */
-  start<T>(
-    fn: (signal: AbortSignal) => T | PromiseLike<T>,
-    ended: (task: RegistryTask, rejected: boolean, error: unknown) => void,
-    failed: (task: RegistryTask, error: unknown) => void,
-    who: () => string,
-  ): void {
-    let result: T | PromiseLike<T>;
-    try {
-      result = fn(this.signal);
-    } catch (error) {
-      result = Promise.reject(error);
-    }
-    Promise.resolve(result).then(
-      (value) => {
-        this.resolve(value);
-        ended(this, false, undefined);
-      },
-      (error: unknown) => {
-        this.reject(error);
-        ended(this, true, error);
-      },
-    );
-    const timeout = this.timeout;
-    // Aborts by cancel and shutdown reject `outcome` directly: we own the signal, so `done` needs no
-    // abort listener (adding and removing one costs ~3 µs on Node 20, half of what spawn costs).
-    // A cancel or shutdown rejects `outcome`, and bound() clears the timer a microtask later, before
-    // any timer can fire: the expiry below runs only for a task still running.
-    this.done =
-      timeout === undefined || this.signal.aborted
-        ? this.outcome
-        : bound(
-            this.outcome,
-            undefined,
-            timeout,
-            () => this.timeoutError(who(), timeout),
-            (reason) => {
-              this.abort('timed-out', reason);
-              failed(this, reason);
-            },
-          );
-    this.done.then(undefined, ignore);
-  }
-
-  private timeoutError(who: string, ms: number): TimeoutError {
-    return new TimeoutError(
-      `task ${JSON.stringify(this.name)} (#${this.id}) of ${who} timed out after ${ms} ms`,
-    );
-  }
-
   info(now: number): TaskInfo {
     return { id: this.id, name: this.name, state: this.state, ageMs: now - this.startedAt };
   }
+}
 
-  /** What `inspect()` shows of it: its name, its state, its age and its limit. */
-  wait(): WaitSnapshot {
-    const since = sinceDate(this.startedAt);
-    return { key: this, what: JSON.stringify(this.name), since, timeout: this.timeout, state: this.state };
+/**
+ * Whether `fn` rejecting with `error` is a failure of its own: always while it runs; once its
+ * signal is aborted, unless the error is that abort (`causedBy`).
+ */
+export function failedWith(task: RegistryTask, error: unknown): boolean {
+  switch (task.state) {
+    case 'running':
+      return true;
+    case 'cancelled':
+    case 'timed-out':
+    case 'shutting-down':
+      return !causedBy(error, task.signal.reason);
+    default:
+      return unreachable(task.state);
   }
+}
 
-  /**
-   * The stderr report of its failure with `error`, `info` taken when it failed; `who` names its
-   * registry, and `closed` says whether that registry's shutdown deadline has passed.
-   */
-  failureText(info: TaskInfo, error: unknown, who: string, closed: boolean): string {
-    let when: string;
-    switch (info.state) {
-      case 'running':
-        when = '';
-        break;
-      case 'cancelled':
-        when = ' after it was cancelled';
-        break;
-      case 'timed-out':
-        when = error === this.signal.reason ? '' : ' after it timed out';
-        break;
-      case 'shutting-down':
-        when = closed ? ' after the shutdown deadline (it ignored the abort)' : ' during shutdown';
-        break;
-      default:
-        return unreachable(info.state);
-    }
-    return (
-      `unwedge: task ${JSON.stringify(info.name)} (#${info.id}, ${info.ageMs} ms old) of ${who} failed${when}:\n` +
-      `${show(error)}\n`
-    );
+/**
+ * Calls `fn` with the task's signal (a synchronous throw counts as a rejection) and sets `done`.
+ * When `fn`'s result settles, settles `outcome` the same way (a no-op once the task was aborted),
+ * then tells `ended`. When its timeout elapses first, it is aborted as `'timed-out'` and
+ * `failed` is told. `who` names its registry in the timeout's error.
+ */
+export function startTask<T>(
+  task: RegistryTask,
+  fn: (signal: AbortSignal) => T | PromiseLike<T>,
+  ended: (task: RegistryTask, rejected: boolean, error: unknown) => void,
+  failed: (task: RegistryTask, error: unknown) => void,
+  who: () => string,
+): void {
+  let result: T | PromiseLike<T>;
+  try {
+    result = fn(task.signal);
+  } catch (error) {
+    result = Promise.reject(error);
   }
+  Promise.resolve(result).then(
+    (value) => {
+      task.resolve(value);
+      ended(task, false, undefined);
+    },
+    (error: unknown) => {
+      task.reject(error);
+      ended(task, true, error);
+    },
+  );
+  const timeout = task.timeout;
+  // Aborts by cancel and shutdown reject `outcome` directly: we own the signal, so `done` needs no
+  // abort listener (adding and removing one costs ~3 µs on Node 20, half of what spawn costs).
+  // A cancel or shutdown rejects `outcome`, and bound() clears the timer a microtask later, before
+  // any timer can fire: the expiry below runs only for a task still running.
+  task.done =
+    timeout === undefined || task.signal.aborted
+      ? task.outcome
+      : bound(
+          task.outcome,
+          undefined,
+          timeout,
+          () => timeoutError(task, who(), timeout),
+          (reason) => {
+            task.abort('timed-out', reason);
+            failed(task, reason);
+          },
+        );
+  task.done.then(undefined, ignore);
+}
+
+function timeoutError(task: RegistryTask, who: string, ms: number): TimeoutError {
+  return new TimeoutError(
+    `task ${JSON.stringify(task.name)} (#${task.id}) of ${who} timed out after ${ms} ms`,
+  );
+}
+
+/** What `inspect()` shows of it: its name, its state, its age and its limit. */
+export function taskWait(task: RegistryTask): WaitSnapshot {
+  const since = sinceDate(task.startedAt);
+  return { key: task, what: JSON.stringify(task.name), since, timeout: task.timeout, state: task.state };
+}
+
+/**
+ * The stderr report of its failure with `error`, `info` taken when it failed; `who` names its
+ * registry, and `closed` says whether that registry's shutdown deadline has passed.
+ */
+export function failureText(
+  task: RegistryTask,
+  info: TaskInfo,
+  error: unknown,
+  who: string,
+  closed: boolean,
+): string {
+  let when: string;
+  switch (info.state) {
+    case 'running':
+      when = '';
+      break;
+    case 'cancelled':
+      when = ' after it was cancelled';
+      break;
+    case 'timed-out':
+      when = error === task.signal.reason ? '' : ' after it timed out';
+      break;
+    case 'shutting-down':
+      when = closed ? ' after the shutdown deadline (it ignored the abort)' : ' during shutdown';
+      break;
+    default:
+      return unreachable(info.state);
+  }
+  return (
+    `unwedge: task ${JSON.stringify(info.name)} (#${info.id}, ${info.ageMs} ms old) of ${who} failed${when}:\n` +
+    `${show(error)}\n`
+  );
 }
 
 /**

@@ -1,34 +1,21 @@
 // diagnostics_channel: each parked wait and each per-call work publishes its start and its end,
 // and each reported task failure is published.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { disarm, fail, park, settle, Waiter, type WaitHost } from '../../src/core/wait.js';
 import { WaiterList } from '../../src/core/waiters.js';
 import { ClosedError, DeadlockError, TimeoutError } from '../../src/errors.js';
 import { fanOut } from '../../src/fan-out/fan-out.js';
-import {
-  channels,
-  configure,
-  inspect,
-  type WaitEndMessage,
-  type WaitStartMessage,
-} from '../../src/inspect/index.js';
+import { channels, inspect, type WaitEndMessage, type WaitStartMessage } from '../../src/inspect/index.js';
 import { WorkerPool } from '../../src/pool/index.js';
 import { BoundedQueue } from '../../src/queue/queue.js';
 import { TaskRegistry } from '../../src/registry/registry.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { withTimeout } from '../../src/timeout.js';
-import { flush } from '../support/inspect.js';
+import { flush, onFakeTimeWithDefaults } from '../support/inspect.js';
 import { deferred, track } from '../support/promises.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  configure({ captureOrigins: false, recordAges: false });
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
+onFakeTimeWithDefaults();
 
 describe('diagnostics_channel', () => {
   function listen() {

@@ -1,23 +1,16 @@
 // configure(): what waits record (their start, their origin), and what ages and origins look like
 // with it on and off.
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { libraryRoots, originFrames } from '../../src/core/origins.js';
 import { sinceDate } from '../../src/core/track.js';
 import { dumpOnSignal } from '../../src/inspect/http.js';
 import { configure, watchStalls } from '../../src/inspect/index.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { withTimeout } from '../../src/timeout.js';
-import { find, flush } from '../support/inspect.js';
+import { find, flush, onFakeTimeWithDefaults } from '../support/inspect.js';
 import { track } from '../support/promises.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  configure({ captureOrigins: false, recordAges: false });
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
+onFakeTimeWithDefaults();
 
 describe('configure: ages and origins', () => {
   test('with timing off, a wait has no start time: its age counts from first sight, as a lower bound', async () => {

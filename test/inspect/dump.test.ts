@@ -1,7 +1,7 @@
 // inspect() and formatInspect(): what the dump shows of each kind of primitive, as data and as text.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { ClosedError, TimeoutError } from '../../src/errors.js';
 import { fanOut } from '../../src/fan-out/fan-out.js';
 import { fanOutIterable } from '../../src/fan-out/iterable.js';
@@ -11,17 +11,10 @@ import { BoundedQueue } from '../../src/queue/queue.js';
 import { TaskRegistry } from '../../src/registry/registry.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { withTimeout } from '../../src/timeout.js';
-import { find, flush } from '../support/inspect.js';
+import { find, flush, onFakeTimeWithDefaults } from '../support/inspect.js';
 import { deferred, track } from '../support/promises.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  configure({ captureOrigins: false, recordAges: false });
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
+onFakeTimeWithDefaults();
 
 const THIS_FILE = 'test/inspect/dump.test.ts';
 

@@ -1,23 +1,16 @@
 // unwedge/inspect/http: the dump over HTTP and on a signal.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { register, unregister } from '../../src/core/live.js';
 import { createInspectHandler, dumpOnSignal } from '../../src/inspect/http.js';
-import { configure, type InspectReport } from '../../src/inspect/index.js';
+import type { InspectReport } from '../../src/inspect/index.js';
 import { WorkerPool } from '../../src/pool/index.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
-import { find } from '../support/inspect.js';
+import { find, onFakeTimeWithDefaults } from '../support/inspect.js';
 import { track } from '../support/promises.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  configure({ captureOrigins: false, recordAges: false });
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
+onFakeTimeWithDefaults();
 
 // Creating a handler turns timing on for good: the first test needs it off, so it runs first.
 describe('unwedge/inspect/http', () => {

@@ -1,5 +1,5 @@
 // watchStalls: each wait past the threshold reported once, and once more when it ends.
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { register, unregister } from '../../src/core/live.js';
 import { ClosedError, TimeoutError } from '../../src/errors.js';
 import { configure, type Stall, watchStalls, writeStall } from '../../src/inspect/index.js';
@@ -7,18 +7,11 @@ import { WorkerPool } from '../../src/pool/index.js';
 import { BoundedQueue } from '../../src/queue/queue.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { withTimeout } from '../../src/timeout.js';
-import { find, flush } from '../support/inspect.js';
+import { find, flush, onFakeTimeWithDefaults } from '../support/inspect.js';
 import { activeResources, leakedSince } from '../support/leaks.js';
 import { deferred, track } from '../support/promises.js';
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  configure({ captureOrigins: false, recordAges: false });
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-});
+onFakeTimeWithDefaults();
 
 describe('watchStalls', () => {
   /** Keeps the reports of this test's own waits: a watcher sees every wait in the process. */
