@@ -11,6 +11,7 @@ import { abortBench, growthBench, limiterBench, memoryBench } from './limiter.js
 import './pool.js'; // adds WorkerPool.run to the limiter workloads
 import { queueBench } from './queue.js';
 import { semaphorePairsBench } from './semaphore.js';
+import { sharedSignalBench, sharedSignalTable } from './shared-signal.js';
 
 export interface SuiteOptions {
   quick?: boolean;
@@ -112,6 +113,15 @@ export async function runSuite(options: SuiteOptions = {}) {
       "Node's own `AbortController.abort()` with one listener costs about 13 µs at this scale on this machine, most of each figure. Before the contenders, the suite aborts as many plain signals once: the first such batch in a process grows Node's own bookkeeping (~4.5 MiB here), kept and reused, which would otherwise be charged to whoever runs first.",
       '',
     ].join('\n'),
+  );
+
+  const shared = await step('6b. shared signal', () =>
+    sharedSignalBench({ sizes: q ? [2_000] : [10_000, 100_000, 1_000_000], peersUpTo: q ? 2_000 : 10_000 }),
+  );
+  results.sharedSignal = shared;
+  emit(
+    sharedSignalTable(shared, '6b. abort: waits sharing one signal, ns per wait until all have settled') +
+      "\nOne request's or one shutdown's signal passed to every wait is the usual case. A flat row is linear; p-queue adds a listener per task, which Node's EventTarget scans on every add and remove (quadratic; not run past 10,000).\n",
   );
 
   const machine = {

@@ -19,6 +19,7 @@ test('every benchmark workload runs at tiny sizes and reports each contender', a
     'fanOutIterable',
     'memory',
     'abort',
+    'sharedSignal',
   ]);
   const tables = sections.join('\n');
   for (const name of [
@@ -30,6 +31,8 @@ test('every benchmark workload runs at tiny sizes and reports each contender', a
     'unwedge BoundedQueue',
     'unwedge fanOut',
     'p-map',
+    'unwedge Semaphore.acquire',
+    'p-queue add({ signal })',
   ])
     expect(tables).toContain(`| ${name} |`);
 }, 120_000);

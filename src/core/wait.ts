@@ -3,6 +3,7 @@
 // every one of those paths.
 
 import { ClosedError, TimeoutError } from '../errors.js';
+import { type AbortHook, offAbort, onAbort } from './abort.js';
 import { enders, notifyEnded, publishEnd, publishStart, waitEnd, waitStart } from './channels.js';
 import { endCall } from './live.js';
 import { ignore } from './never.js';
@@ -20,15 +21,6 @@ import {
 } from './track.js';
 import type { Link, WaiterList } from './waiters.js';
 
-/**
- * The options of every abort listener unwedge adds. Frozen and without a prototype: a literal
- * `{ once: true }` inherits a `signal` set on `Object.prototype` (prototype pollution), which
- * `addEventListener` reads, and an aborted one there made every listener silently not be added.
- */
-export const ONCE: { readonly once: true } = Object.freeze(
-  Object.assign(Object.create(null), { once: true }),
-);
-
 /** A parked caller: a node of its host's FIFO plus the means to settle it. */
 // Declared as methods (bivariant), so that any Waiter<T> can be handled as a Waiter<unknown>.
 export interface Waiter<T> {
@@ -44,7 +36,8 @@ export class Waiter<T> implements Link, Tracked {
   linked = false;
   signal: AbortSignal | undefined = undefined;
   timer: Timer | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
+  /** Its place among the abort listeners of `signal` (core/abort.ts), while one is wanted. */
+  hook: AbortHook | undefined = undefined;
   /** When `park` put it in line (`performance.now()`, or UNTIMED); NOT_WAITING once its wait ended, or if never parked. */
   since = NOT_WAITING;
 }
@@ -104,8 +97,7 @@ export function park<T, W extends Waiter<unknown> = Waiter<unknown>>(
   host.waiters.push(waiter);
   if (signal !== undefined) {
     waiter.signal = signal;
-    waiter.onAbort = () => leave(host, waiter, signal.reason, 'aborted');
-    signal.addEventListener('abort', waiter.onAbort, ONCE);
+    waiter.hook = onAbort(signal, () => leave(host, waiter, signal.reason, 'aborted'));
   }
   if (timeout !== undefined) {
     waiter.timer = startTimer(() => leave(host, waiter, host.timeoutError(waiter), 'timeout'), timeout);
@@ -174,9 +166,9 @@ function unhook(waiter: Waiter<unknown>): void {
     clearTimer(waiter.timer);
     waiter.timer = undefined;
   }
-  if (waiter.onAbort !== undefined) {
-    waiter.signal!.removeEventListener('abort', waiter.onAbort);
-    waiter.onAbort = undefined;
+  if (waiter.hook !== undefined) {
+    offAbort(waiter.hook);
+    waiter.hook = undefined;
   }
 }
 
@@ -241,7 +233,7 @@ export function bound<T>(
       if (done) return false;
       done = true;
       if (timer !== undefined) clearTimer(timer);
-      signal?.removeEventListener('abort', onAbort);
+      offAbort(hook);
       if (call !== undefined) endCall(call, outcome);
       return true;
     };
@@ -250,8 +242,7 @@ export function bound<T>(
       onExpire?.(reason);
       reject(reason);
     };
-    const onAbort = (): void => expire(signal!.reason, 'aborted');
-    if (signal !== undefined) signal.addEventListener('abort', onAbort, ONCE);
+    const hook = signal === undefined ? undefined : onAbort(signal, () => expire(signal.reason, 'aborted'));
     if (timeout !== undefined) {
       timer = startTimer(
         () =>

@@ -1,10 +1,10 @@
 // The engine of fanOut and fanOutIterable: one Run reads the input as slots free, starts each call
 // (gated by the semaphores, on the pool), and hands each result to its sink: fanOut's array, or
 // fanOutIterable's buffer. Its lifecycle is one tagged state; every transition is in this file.
+import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
 import { endCall } from '../core/live.js';
 import { ignore, unreachable } from '../core/never.js';
 import { type Call, UNTIMED, type WaitOutcome } from '../core/track.js';
-import { ONCE } from '../core/wait.js';
 import type { Link } from '../core/waiters.js';
 import { gated } from './gate.js';
 import type { FanOutContext, FanOutFn, FanOutInput, Parsed } from './options.js';
@@ -70,6 +70,8 @@ export class Run<T, R> implements Call {
   /** A read of the input is under way: the run does not end before it returns, nor read twice at once. */
   private pulling = false;
   private readonly onAbort: (() => void) | undefined;
+  /** Its place among the abort listeners of the caller's signal, from open() until it ends. */
+  private abortHook: AbortHook | undefined = undefined;
 
   constructor(
     private readonly items: FanOutInput<T>,
@@ -118,7 +120,7 @@ export class Run<T, R> implements Call {
    * first pump(), so that an iterable never iterated adds no listener.
    */
   private open(): State<T> {
-    if (this.onAbort !== undefined) this.options.signal!.addEventListener('abort', this.onAbort, ONCE);
+    if (this.onAbort !== undefined) this.abortHook = onAbort(this.options.signal!, this.onAbort);
     const iterator = this.sync
       ? (this.items as Iterable<T>)[Symbol.iterator]()
       : (this.items as AsyncIterable<T>)[Symbol.asyncIterator]();
@@ -307,7 +309,8 @@ export class Run<T, R> implements Call {
         unreachable(state);
     }
     this.state = ENDED;
-    if (this.onAbort !== undefined) this.options.signal!.removeEventListener('abort', this.onAbort);
+    offAbort(this.abortHook);
+    this.abortHook = undefined;
     if (state.tag === 'draining') {
       endCall(this, 'granted');
       this.sink.end(false);

@@ -6,11 +6,12 @@
 // settles. A failure nobody awaits any more is reported. A task's own `run()`s (nesting, seed 004)
 // run on its slot, counted here too.
 import type { AsyncLocalStorage } from 'node:async_hooks';
+import { onAbort } from '../core/abort.js';
 import { recordOrigin } from '../core/origins.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { startTimer } from '../core/timer.js';
 import { flags, now } from '../core/track.js';
-import { disarm, ONCE } from '../core/wait.js';
+import { disarm } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { TimeoutError } from '../errors.js';
 import type { PoolTask } from './contract.js';
@@ -161,8 +162,7 @@ export abstract class TaskRunner {
       if (signal !== undefined) {
         // The job is a waiter again, of its task's end: disarm() removes this listener and timer.
         job.signal = signal;
-        job.onAbort = () => this.#abandon(job, signal.reason);
-        signal.addEventListener('abort', job.onAbort, ONCE);
+        job.hook = onAbort(signal, () => this.#abandon(job, signal.reason));
       }
       if (timeout !== undefined)
         job.timer = startTimer(() => this.#abandon(job, this.runTimeoutError(timeout)), timeout);

@@ -2,10 +2,11 @@
 // get() and taskDone() only, runs at most `concurrency` handlers, reports their failures, and keeps
 // a handler past its timeout counted until it settles (docs/hazards/abandoned-work-keeps-its-slot.md).
 
+import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { clearTimer, startTimer, type Timer } from '../core/timer.js';
 import * as check from '../core/validate.js';
-import { bound, ONCE } from '../core/wait.js';
+import { bound } from '../core/wait.js';
 import { ClosedError, TimeoutError } from '../errors.js';
 import { count, labelOf } from './explain.js';
 import { parseWait, type QueueWaitOptions } from './options.js';
@@ -68,7 +69,8 @@ export class QueueConsumer<T> implements Consumer {
   private readonly timeout: number | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly onError: ((error: unknown, item: T) => void) | undefined;
-  private readonly onAbort: (() => void) | undefined;
+  /** Its place among the abort listeners of `signal`, until it is done. */
+  private abortHook: AbortHook | undefined = undefined;
 
   /** Checks `options` first: a TypeError or RangeError names the bad one, and nothing has started. */
   constructor(
@@ -96,8 +98,7 @@ export class QueueConsumer<T> implements Consumer {
       return;
     }
     if (signal !== undefined) {
-      this.onAbort = () => this.#halt(signal.reason);
-      signal.addEventListener('abort', this.onAbort, ONCE);
+      this.abortHook = onAbort(signal, () => this.#halt(signal.reason));
     }
     this.#pump();
   }
@@ -226,7 +227,8 @@ export class QueueConsumer<T> implements Consumer {
   #settleIfIdle(): void {
     if (this.state === 'running' || this.state === 'done' || this.running.size > 0 || this.getting) return;
     this.state = 'done';
-    if (this.onAbort !== undefined) this.signal!.removeEventListener('abort', this.onAbort);
+    offAbort(this.abortHook);
+    this.abortHook = undefined;
     this.resolveDone();
   }
 
