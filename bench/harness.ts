@@ -54,17 +54,31 @@ export function stats(values: number[]): { median: number; min: number; max: num
   return { median, min: sorted[0]!, max: sorted.at(-1)! };
 }
 
-/** Formats one table: each contender's median and min–max, and its ratio to `reference`. */
-export function table(title: string, rows: Measured[], reference: string, unit = 'ns/item'): string {
+/** A column after the figures: its header, and each row's cell (`—` where it gives none). */
+export interface Column<R> {
+  header: string;
+  cell: (row: R) => string | undefined;
+}
+
+/** Formats one table: each contender's median and min–max, its ratio to `reference`, then `columns`. */
+export function table<R extends Measured>(
+  title: string,
+  rows: R[],
+  reference: string,
+  unit = 'ns/item',
+  columns: Array<Column<R>> = [],
+): string {
   const ref = rows.find((r) => r.name === reference)?.median ?? Number.NaN;
+  const extra = (cells: string[]) => cells.map((c) => ` ${c} |`).join('');
   const lines = [
     `### ${title}`,
     '',
-    `| contender | median ${unit} | min–max | × ${reference} |`,
-    '|---|---:|---:|---:|',
+    `| contender | median ${unit} | min–max | × ${reference} |${extra(columns.map((c) => c.header))}`,
+    `|---|---:|---:|---:|${columns.map(() => '---|').join('')}`,
     ...rows.map(
       (r) =>
-        `| ${r.name} | ${fmt(r.median)} | ${fmt(r.min)}–${fmt(r.max)} | ${(r.median / ref).toFixed(2)} |`,
+        `| ${r.name} | ${fmt(r.median)} | ${fmt(r.min)}–${fmt(r.max)} | ${(r.median / ref).toFixed(2)} |` +
+        extra(columns.map((c) => c.cell(r) ?? '—')),
     ),
     '',
   ];

@@ -1,7 +1,14 @@
 // Workloads 1, 5 and 6: a concurrency limiter under immediately-resolving tasks (speed and its
 // growth with the number of tasks), heap bytes per queued task, and the cost of aborting queued tasks.
+// Before workload 1, two checks per limiter, untimed: it never runs more than its concurrency at
+// once (and reaches it), and whether a task that waited in line runs in its caller's async context.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { newQueue } from '@henrygd/queue';
 import { Semaphore as AsyncMutexSemaphore } from 'async-mutex';
+import { Sema } from 'async-sema';
+import { bulkhead } from 'cockatiel';
 import { Effect } from 'effect';
+import fastq from 'fastq';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { Semaphore } from '../src/index.js';
@@ -9,7 +16,12 @@ import { floorLimiter, floorLimiterInContext } from './floor/limiter.js';
 import { collect, compare, type Measured } from './harness.js';
 
 export type Limit = (fn: () => Promise<number>) => Promise<number>;
-export type Contender = { name: string; make: (concurrency: number) => Limit };
+export type Contender = {
+  name: string;
+  make: (concurrency: number) => Limit;
+  /** Not run in the growth workload (1b) past this many tasks: its line costs O(n) per task. */
+  growthUpTo?: number;
+};
 
 const task = async () => 1;
 
@@ -32,6 +44,44 @@ export const limiters: Contender[] = [
       return (fn) => queue.add(fn) as Promise<number>;
     },
   },
+  {
+    name: '@henrygd/queue',
+    make: (c) => {
+      const queue = newQueue(c);
+      return (fn) => queue.add(fn);
+    },
+  },
+  {
+    name: 'fastq',
+    make: (c) => {
+      const queue = fastq.promise((fn: () => Promise<number>) => fn(), c);
+      return (fn) => queue.push(fn);
+    },
+  },
+  {
+    name: 'async-sema',
+    make: (c) => {
+      const sema = new Sema(c);
+      return async (fn) => {
+        await sema.acquire();
+        try {
+          return await fn();
+        } finally {
+          sema.release();
+        }
+      };
+    },
+  },
+  {
+    // Its line is an array it shift()s, O(n) per task once long (13 µs per task at 20,000 queued,
+    // 115 µs at 200,000 on Node 20): run to 200,000 in the growth workload, as async-mutex.
+    name: 'cockatiel bulkhead',
+    make: (c) => {
+      const policy = bulkhead(c, Number.POSITIVE_INFINITY);
+      return (fn) => policy.execute(fn);
+    },
+    growthUpTo: 200_000,
+  },
 ];
 
 /** Registers another limiter (WorkerPool.run joins from its own module). */
@@ -53,13 +103,26 @@ function effectWorkload(concurrency: number, items: number) {
     Effect.runPromise(Effect.forEach(range, () => Effect.promise(task), { concurrency, discard: true }));
 }
 
+/** One row of workload 1: a contender's figures, with what the checks found for a limiter. */
+export type LimiterRow = Measured & {
+  /** Whether a task that waited in line ran in its caller's async context (limiters only). */
+  keepsContext?: boolean;
+  /** The most tasks it ran at once in the concurrency check (limiters only): the concurrency. */
+  maxInFlight?: number;
+};
+
 /** Workload 1: `items` tasks through each limiter at each concurrency, interleaved rounds. */
 export async function limiterBench(
   options: { items?: number; rounds?: number; sizes?: number[]; progress?: (t: string) => void } = {},
-): Promise<Array<{ concurrency: number; items: number; results: Measured[] }>> {
+): Promise<Array<{ concurrency: number; items: number; results: LimiterRow[] }>> {
   const items = options.items ?? 200_000;
+  const keeps = new Map<string, boolean>();
+  for (const l of limiters) keeps.set(l.name, await keepsCallersContext(l.make));
   const out = [];
   for (const concurrency of options.sizes ?? [1, 16, 1024]) {
+    const inFlight = new Map<string, number>();
+    for (const l of limiters)
+      inFlight.set(l.name, await maxInFlight(l.name, l.make(concurrency), concurrency));
     const contenders: Array<{ name: string; run: () => Promise<unknown> }> = limiters.map((l) => ({
       name: l.name,
       run: workload(l.make(concurrency), items),
@@ -69,30 +132,91 @@ export async function limiterBench(
       name: 'Promise.all (no limit)',
       run: () => Promise.all(Array.from({ length: items }, task)),
     });
+    const results = await compare(contenders, items, options.rounds ?? 5, options.progress);
     out.push({
       concurrency,
       items,
-      results: await compare(contenders, items, options.rounds ?? 5, options.progress),
+      results: results.map((r): LimiterRow => {
+        const keepsContext = keeps.get(r.name);
+        return keepsContext === undefined ? r : { ...r, keepsContext, maxInFlight: inFlight.get(r.name)! };
+      }),
     });
   }
   return out;
 }
 
-/** Cost per task as the number of tasks grows, at concurrency 1 (async-mutex's queue is O(n)). */
+/**
+ * The concurrency check: `4 × concurrency + 3` tasks that each hold their slot until the next
+ * macrotask, through `limit`. Returns the most that ran at once; throws unless that is exactly
+ * `concurrency` (more: it does not limit; fewer: it does not run what it may).
+ */
+export async function maxInFlight(name: string, limit: Limit, concurrency: number): Promise<number> {
+  let running = 0;
+  let max = 0;
+  const held = async () => {
+    max = Math.max(max, ++running);
+    await new Promise((resolve) => setImmediate(resolve));
+    running--;
+    return 1;
+  };
+  await Promise.all(Array.from({ length: 4 * concurrency + 3 }, () => limit(held)));
+  if (max !== concurrency) {
+    throw new Error(`${name}: ran ${max} tasks at once with a concurrency of ${concurrency}`);
+  }
+  return max;
+}
+
+/**
+ * The context probe: with concurrency 1, a task started in context 'releaser-A' holds the slot; a
+ * task submitted from context 'caller-B' waits behind it and reads the context it runs in. True if
+ * it sees 'caller-B'; a context-blind limiter starts it from the releasing task, in 'releaser-A'.
+ */
+export async function keepsCallersContext(make: (concurrency: number) => Limit): Promise<boolean> {
+  const als = new AsyncLocalStorage<string>();
+  try {
+    const limit = make(1);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const holder = als.run('releaser-A', () =>
+      limit(async () => {
+        await gate;
+        return 0;
+      }),
+    );
+    let seen: string | undefined;
+    const queued = als.run('caller-B', () =>
+      limit(async () => {
+        seen = als.getStore();
+        return 1;
+      }),
+    );
+    release();
+    await Promise.all([holder, queued]);
+    return seen === 'caller-B';
+  } finally {
+    // An enabled AsyncLocalStorage doubles the cost of every promise on Node 20 (async_hooks) for
+    // as long as it stays enabled; disabled, the workloads after the probe run as without it.
+    als.disable();
+  }
+}
+
+/**
+ * Cost per task as the number of tasks grows, at concurrency 1. async-mutex's line and cockatiel's
+ * are O(n) per task: each runs up to `quadraticUpTo` tasks (`not run` past it).
+ */
 export async function growthBench(
-  options: {
-    sizes?: number[];
-    rounds?: number;
-    asyncMutexUpTo?: number;
-    progress?: (t: string) => void;
-  } = {},
+  options: { sizes?: number[]; rounds?: number; quadraticUpTo?: number; progress?: (t: string) => void } = {},
 ): Promise<Array<{ items: number; results: Measured[] }>> {
+  const upTo = options.quadraticUpTo ?? 200_000;
   const out = [];
   for (const items of options.sizes ?? [20_000, 200_000, 1_000_000]) {
     const contenders = limiters
-      .filter((l) => l.name === 'floor' || l.name.startsWith('unwedge') || l.name === 'p-limit')
+      .filter((l) => l.name !== 'floor (keeps context)' && l.name !== 'p-queue')
+      .filter((l) => l.growthUpTo === undefined || items <= Math.min(l.growthUpTo, upTo))
       .map((l) => ({ name: l.name, run: workload(l.make(1), items) }));
-    if (items <= (options.asyncMutexUpTo ?? 200_000)) {
+    if (items <= upTo) {
       const am = new AsyncMutexSemaphore(1);
       contenders.push({
         name: 'async-mutex runExclusive',

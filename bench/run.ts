@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fanOutBench, lazyFanOutBench } from './fan-out.js';
 import { gcExposed, type Measured, table } from './harness.js';
-import { abortBench, growthBench, limiterBench, memoryBench } from './limiter.js';
+import { abortBench, growthBench, type LimiterRow, limiterBench, memoryBench } from './limiter.js';
 import './pool.js'; // adds WorkerPool.run to the limiter workloads
 import { queueBench } from './queue.js';
 import { semaphorePairsBench } from './semaphore.js';
@@ -41,14 +41,31 @@ export async function runSuite(options: SuiteOptions = {}) {
 
   const limiter = await step('1. limiter', () => limiterBench({ items: q ? 2_000 : 200_000, rounds }));
   results.limiter = limiter;
+  progress(
+    `  keeps caller's context: ${limiter[0]!.results
+      .filter((r) => r.keepsContext !== undefined)
+      .map((r) => `${r.name} ${r.keepsContext ? 'yes' : 'no'}`)
+      .join(', ')}`,
+  );
+  const keeps = {
+    header: "keeps caller's context",
+    cell: (r: LimiterRow) => (r.keepsContext === undefined ? undefined : r.keepsContext ? 'yes' : 'no'),
+  };
   for (const r of limiter)
-    emit(table(`1. limiter: ${r.items} tasks, concurrency ${r.concurrency}`, r.results, 'floor'));
+    emit(
+      table(`1. limiter: ${r.items} tasks, concurrency ${r.concurrency}`, r.results, 'floor', 'ns/item', [
+        keeps,
+      ]),
+    );
+  emit(
+    '"keeps caller\'s context": whether a task that waited in line runs in the async context (AsyncLocalStorage) of the code that submitted it, or in that of the task whose end freed its slot (`keepsCallersContext` in `bench/limiter.ts`, checked on this line; — where it does not apply). Before timing, every limiter is also checked to run exactly its concurrency at once.\n',
+  );
 
   const growth = await step('1b. growth', () =>
     growthBench({
       sizes: q ? [1_000, 2_000] : [20_000, 200_000, 1_000_000],
       rounds: q ? 1 : 3,
-      asyncMutexUpTo: q ? 2_000 : 200_000,
+      quadraticUpTo: q ? 2_000 : 200_000,
     }),
   );
   results.growth = growth;
