@@ -11,7 +11,7 @@ import { ClosedError, QueueFullError, TimeoutError } from '../../src/errors.js';
 import { type JobSpec, poolContract, subjectOf, taskOf, ticks } from '../pool/contract.js';
 import { deferred, track } from '../support/promises.js';
 
-const WORKER = new URL('../fixtures/pool-worker.mjs', import.meta.url).href;
+const WORKER = new URL('../fixtures/pool-worker.cjs', import.meta.url).href;
 
 poolContract({
   name: 'p-queue front',
