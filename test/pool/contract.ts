@@ -3,13 +3,7 @@
 // into its own kind of task (a function in-process, a message to a worker thread for piscina).
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ClosedError, QueueFullError, TimeoutError } from '../../src/errors.js';
-import type {
-  Pool,
-  PoolIdleOptions,
-  PoolRunOptions,
-  PoolShutdownOptions,
-  PoolShutdownReport,
-} from '../../src/pool/index.js';
+import type { Pool, PoolRunOptions } from '../../src/pool/index.js';
 import { track } from '../support/promises.js';
 
 // Node 20 has Atomics.waitAsync; TypeScript's ES2023 lib does not declare it.
@@ -83,16 +77,7 @@ export type JobSpec =
   | { kind: 'gate'; gate: Gate; value: unknown; stubborn: boolean };
 
 /** What the suite drives: the pool contract over job specs. */
-export interface Subject {
-  run(job: JobSpec, options?: PoolRunOptions): Promise<unknown>;
-  shutdown(options?: PoolShutdownOptions): Promise<PoolShutdownReport>;
-  idle(options?: PoolIdleOptions): Promise<void>;
-  readonly active: number;
-  readonly queued: number;
-  readonly abandoned: number;
-  readonly closed: boolean;
-  [Symbol.asyncDispose](): Promise<void>;
-}
+export type Subject = Pool<JobSpec>;
 
 /** The contract's view of a pool whose `run` takes `In`. */
 export function subjectOf<In>(pool: Pool<In>, input: (job: JobSpec) => In): Subject {
