@@ -11,8 +11,9 @@ import { Effect } from 'effect';
 import fastq from 'fastq';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
+import { contextIsFree } from '../src/core/task.js';
 import { Semaphore } from '../src/index.js';
-import { floorLimiter, floorLimiterInContext } from './floor/limiter.js';
+import { floorLimiter, floorLimiterInContext, floorLimiterTracking } from './floor/limiter.js';
 import { collect, compare, type Measured } from './harness.js';
 
 export type Limit = (fn: () => Promise<number>) => Promise<number>;
@@ -27,10 +28,17 @@ export type Contender = {
 
 const task = async () => 1;
 
+/** The name of the floor that tracks each task's context (`floorLimiterTracking`). */
+export const TRACKING_FLOOR = 'floor (keeps context, knows its task)';
+
 export const limiters: Contender[] = [
   { name: 'floor', make: (c) => floorLimiter(c) },
   // Keeps the caller's async context, as every unwedge primitive must: the fair floor for them.
   { name: 'floor (keeps context)', make: (c) => floorLimiterInContext(c) },
+  // Where deadlock detection is on by default (Node 24+), its floor, and the same call without it.
+  ...(contextIsFree
+    ? [{ name: TRACKING_FLOOR, make: (c: number) => floorLimiterTracking(c), growthUpTo: 0 }]
+    : []),
   {
     name: 'unwedge Semaphore.run',
     make: (c) => {
@@ -38,6 +46,18 @@ export const limiters: Contender[] = [
       return (fn) => sem.run(fn);
     },
   },
+  ...(contextIsFree
+    ? [
+        {
+          name: 'unwedge Semaphore.run (detectDeadlocks: false)',
+          make: (c: number): Limit => {
+            const sem = new Semaphore(c, { detectDeadlocks: false });
+            return (fn) => sem.run(fn);
+          },
+          growthUpTo: 0,
+        },
+      ]
+    : []),
   { name: 'p-limit', make: (c) => pLimit(c) },
   {
     name: 'p-queue',
@@ -88,9 +108,9 @@ export const limiters: Contender[] = [
   },
 ];
 
-/** Registers another limiter (WorkerPool.run joins from its own module). */
-export function addLimiter(contender: Contender, after = 'unwedge Semaphore.run'): void {
-  limiters.splice(limiters.findIndex((l) => l.name === after) + 1, 0, contender);
+/** Registers another limiter (WorkerPool.run joins from its own module), after the last of unwedge's. */
+export function addLimiter(contender: Contender): void {
+  limiters.splice(limiters.findLastIndex((l) => l.name.startsWith('unwedge')) + 1, 0, contender);
 }
 
 function workload(limit: Limit, items: number) {

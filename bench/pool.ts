@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { pathToFileURL } from 'node:url';
 import pLimit from 'p-limit';
 import PQueue from 'p-queue';
+import { contextIsFree } from '../src/core/task.js';
 import { WorkerPool } from '../src/pool/index.js';
 import { floorLimiter, floorLimiterInContext } from './floor/limiter.js';
 import { compare, type Measured, stats, table } from './harness.js';
@@ -24,6 +25,14 @@ function workerPool(concurrency: number, asyncContext?: boolean): Limit {
 
 // The benchmark suite (bench/run.ts) lists WorkerPool.run in its limiter tables too.
 addLimiter({ name: 'unwedge WorkerPool.run', make: (c) => workerPool(c) });
+// Where nested-run detection (`asyncContext`) is on by default (Node 24+), the same call without it.
+if (contextIsFree) {
+  addLimiter({
+    name: 'unwedge WorkerPool.run (asyncContext: false)',
+    make: (c) => workerPool(c, false),
+    growthUpTo: 0,
+  });
+}
 
 const contenders: Array<{ name: string; make: (concurrency: number) => Limit }> = [
   { name: 'floor', make: (c) => floorLimiter(c) },

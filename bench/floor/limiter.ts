@@ -1,5 +1,7 @@
 // The floor for a concurrency limiter: the simplest correct code for the job. One caller promise
 // per task, an array-indexed FIFO of { fn, resolve, reject } records, no options, no cancellation.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 interface Job {
   fn: () => unknown;
   resolve: (value: unknown) => void;
@@ -64,4 +66,17 @@ export function floorLimiterInContext(concurrency: number): <T>(fn: () => T | Pr
       release();
     }
   };
+}
+
+/**
+ * The floor for a limiter that also knows, in every task's async context, which task it is: the
+ * context-keeping floor plus one `AsyncLocalStorage.run` per task. It is what deadlock detection
+ * (`Semaphore`'s `detectDeadlocks`) and nested-run detection (the pools' `asyncContext`) need at
+ * the least, so the fair floor for them where they are on by default (Node 24 and later).
+ */
+export function floorLimiterTracking(concurrency: number): <T>(fn: () => T | PromiseLike<T>) => Promise<T> {
+  const limit = floorLimiterInContext(concurrency);
+  const store = new AsyncLocalStorage<number>();
+  let id = 0;
+  return (fn) => limit(() => store.run(id++, fn));
 }

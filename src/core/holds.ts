@@ -11,7 +11,10 @@ export interface Hold {
   readonly weight: number;
   readonly label: string;
   readonly parent: Hold | undefined;
-  /** Parked acquisitions, made inside this hold's context, on this hold's own owner. */
+  /**
+   * Parked acquisitions, made inside this hold's context, on this hold's own owner; -1 once its
+   * permits are given back (then nothing made inside it blocks it).
+   */
   blocked: number;
 }
 
@@ -23,14 +26,20 @@ export function newHold(owner: object, weight: number, label: string): Hold {
   return { owner, weight, label, parent: store.getStore(), blocked: 0 };
 }
 
-/** Runs `fn` (and everything it starts) inside `hold`. */
-export function within<T>(hold: Hold, fn: () => T): T {
-  return store!.run(hold, fn);
+/** Runs `fn(...args)` (and everything it starts) inside `hold`. */
+export function within<T, A extends unknown[]>(hold: Hold, fn: (...args: A) => T, ...args: A): T {
+  return store!.run(hold, fn, ...args);
 }
 
-/** The holds on `owner` that the current async context runs inside, innermost first. */
+/** The innermost hold the current async context runs inside. */
+export function currentHold(): Hold | undefined {
+  return store?.getStore();
+}
+
+/** The holds on `owner`, not yet given back, that the current async context runs inside, innermost first. */
 export function heldHere(owner: object): Hold[] {
   const held: Hold[] = [];
-  for (let h = store?.getStore(); h !== undefined; h = h.parent) if (h.owner === owner) held.push(h);
+  for (let h = store?.getStore(); h !== undefined; h = h.parent)
+    if (h.owner === owner && h.blocked >= 0) held.push(h);
   return held;
 }

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Semaphore, TimeoutError } from '../../src/index.js';
-import { track } from '../support/promises.js';
+import { deferred, track } from '../support/promises.js';
 
 beforeEach(() => {
   vi.useFakeTimers();
@@ -292,6 +292,28 @@ describe('run', () => {
     await expect(sem.run(() => Promise.reject(boom))).rejects.toBe(boom);
     await expect(sem.run(() => 'ok', { weight: 2 })).resolves.toBe('ok');
     expect(sem.available).toBe(2);
+  });
+
+  test('with deadlock detection on, waits made after a run() has settled do not count as blocking it', async () => {
+    const sem = new Semaphore(1, { detectDeadlocks: true });
+    const late: Array<ReturnType<typeof track>> = [];
+    const later = deferred();
+    // The run settles at once; the reaction runs later, in its (by then given back) hold's context.
+    await sem.run(() => {
+      void later.promise.then(() => late.push(track(sem.acquire()), track(sem.acquire())));
+    });
+    const outsider = await sem.acquire(); // held by code outside any run()
+    later.resolve();
+    await flush();
+    const [first, second] = late;
+    // Not a deadlock: the outsider will release. Counting the settled run as a holder said it was.
+    expect([first!.status, second!.status]).toEqual(['pending', 'pending']);
+    outsider.release();
+    await flush();
+    expect(first!.status).toBe('fulfilled');
+    (first!.value as { release(): void }).release();
+    await flush();
+    expect(second!.status).toBe('fulfilled');
   });
 
   test('run with a weight holds that many permits while fn runs, on every path', async () => {
