@@ -174,11 +174,24 @@ function figures(results: Record<string, unknown>): string[] {
 
 /** README.md with its performance section regenerated. */
 export function readmeWithSection(readme: string, lines = lineResults()): string {
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start === -1 || end < start)
-    throw new Error(`README.md has no ${README_START} … ${README_END} section`);
-  return readme.slice(0, start) + readmeSection(lines) + readme.slice(end + README_END.length);
+  return replaceSection(readme, 'README.md', README_START, README_END, readmeSection(lines));
+}
+
+/**
+ * `text` (the file `file`) with what lies from marker `start` to marker `end` replaced by
+ * `section`, which begins with `start` and ends with `end`.
+ */
+export function replaceSection(
+  text: string,
+  file: string,
+  start: string,
+  end: string,
+  section: string,
+): string {
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from === -1 || to < from) throw new Error(`${file} has no ${start} … ${end} section`);
+  return text.slice(0, from) + section + text.slice(to + end.length);
 }
 
 /** Rewrites docs/performance.md and the README's performance section from bench/results/. */

@@ -117,8 +117,8 @@ class TimedCall implements Call {
     return timeoutError(this.name, this.ms);
   }
 
-  describeCall() {
-    const what = this.name === undefined ? 'operation' : JSON.stringify(this.name);
+  describeCall(quote: (name: string) => string = JSON.stringify) {
+    const what = this.name === undefined ? 'operation' : quote(this.name);
     return { what, timeout: this.ms === Number.POSITIVE_INFINITY ? undefined : this.ms };
   }
 }

@@ -25,7 +25,8 @@ import {
   watchStalls,
   withTimeout,
 } from '../src/index.js';
-import { dumpOnSignal } from '../src/inspect/http.js';
+import { createInspectHandler, dumpOnSignal } from '../src/inspect/http.js';
+import { inspect } from '../src/inspect/index.js';
 import { RedisSemaphore } from '../src/redis/index.js';
 
 type Case = [
@@ -1468,7 +1469,7 @@ const inspectTable: Table = {
     ...strictCases(
       'watchStalls',
       (v) => watchStalls(v as never),
-      ['threshold', 'interval', 'onStall', 'filter'],
+      ['threshold', 'interval', 'onStall', 'filter', 'limit', 'redact'],
       ['treshold', 'threshold'],
       {
         threshold: 10,
@@ -1541,7 +1542,89 @@ const inspectTable: Table = {
       'a signal name',
     ),
     ...optionsCases('dumpOnSignal', (v) => dumpOnSignal('SIGUSR2', v as never)),
-    ...strictCases('dumpOnSignal', (v) => dumpOnSignal('SIGUSR2', v as never), ['write'], ['writ', 'write']),
+    ...strictCases(
+      'dumpOnSignal',
+      (v) => dumpOnSignal('SIGUSR2', v as never),
+      ['write', 'limit', 'redact'],
+      ['writ', 'write'],
+    ),
+    // Issue 19: how much a dump lists, what it hides, and who the route answers.
+    ...numberCases(
+      'watchStalls',
+      (v) => watchStalls({ threshold: 10, limit: v as number }),
+      countRanges,
+      'options.limit',
+    ),
+    ...functionCases(
+      'watchStalls',
+      'options.redact',
+      (v) => watchStalls({ threshold: 10, redact: v as never }),
+      false,
+    ),
+    ...numberCases(
+      'dumpOnSignal',
+      (v) => dumpOnSignal('SIGUSR2', { limit: v as number }),
+      countRanges,
+      'options.limit',
+    ),
+    ...functionCases(
+      'dumpOnSignal',
+      'options.redact',
+      (v) => dumpOnSignal('SIGUSR2', { redact: v as never }),
+      false,
+    ),
+    ...optionsCases('inspect', (v) => inspect(v as never)),
+    ...strictCases('inspect', (v) => inspect(v as never), ['limit', 'redact'], ['limt', 'limit']),
+    ...numberCases('inspect', (v) => inspect({ limit: v as number }), countRanges, 'options.limit'),
+    ...functionCases('inspect', 'options.redact', (v) => inspect({ redact: v as never }), false),
+    ...optionsCases('createInspectHandler', (v) => createInspectHandler(v as never)),
+    ...strictCases(
+      'createInspectHandler',
+      (v) => createInspectHandler(v as never),
+      ['allowedHosts', 'token', 'limit', 'maxLimit', 'redact'],
+      ['tokn', 'token'],
+    ),
+    ...numberCases(
+      'createInspectHandler',
+      (v) => createInspectHandler({ limit: v as number }),
+      countRanges,
+      'options.limit',
+    ),
+    ...numberCases(
+      'createInspectHandler',
+      (v) => createInspectHandler({ maxLimit: v as number }),
+      countRanges,
+      'options.maxLimit',
+    ),
+    ...functionCases(
+      'createInspectHandler',
+      'options.redact',
+      (v) => createInspectHandler({ redact: v as never }),
+      false,
+    ),
+    ...typeCases(
+      'createInspectHandler',
+      'options.token',
+      (v) => createInspectHandler({ token: v as never }),
+      [
+        ['', '""'],
+        [42, '42'],
+        [null, 'null'],
+      ],
+      'a non-empty string',
+    ),
+    ...typeCases(
+      'createInspectHandler',
+      'options.allowedHosts',
+      (v) => createInspectHandler({ allowedHosts: v as never }),
+      [
+        ['localhost', '"localhost"'],
+        [[''], 'an array'],
+        [[1], 'an array'],
+        [null, 'null'],
+      ],
+      'an array of host names',
+    ),
     ...functionCases(
       'dumpOnSignal',
       'options.write',
@@ -1555,7 +1638,7 @@ const inspectTable: Table = {
     ['configure({})', ['captureOrigins', 'recordAges'], () => configure({})],
     [
       'watchStalls({ threshold: 10 })',
-      ['threshold', 'interval', 'onStall', 'filter'],
+      ['threshold', 'interval', 'onStall', 'filter', 'limit', 'redact'],
       () => watchStalls({ threshold: 10 }),
       (watcher) => (watcher as Watcher).stop(),
     ],
@@ -1565,9 +1648,15 @@ const inspectTable: Table = {
       () => watchEventLoop({ threshold: 10 }),
       (watcher) => (watcher as EventLoopWatcher).stop(),
     ],
+    ['inspect({})', ['limit', 'redact'], () => inspect({})],
+    [
+      'createInspectHandler({})',
+      ['allowedHosts', 'token', 'limit', 'maxLimit', 'redact'],
+      () => createInspectHandler({}),
+    ],
     [
       'dumpOnSignal(signal, {})',
-      ['write'],
+      ['write', 'limit', 'redact'],
       () => dumpOnSignal('SIGUSR2', {}),
       (stop) => (stop as () => void)(),
     ],

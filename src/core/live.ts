@@ -2,15 +2,16 @@
 // work (a fanOut call, a withTimeout call) linked into a list only while it runs.
 import { enders, notifyEnded, publishEnd, publishStart, waitEnd, waitStart } from './channels.js';
 import { recordOrigin } from './origins.js';
+import { type Redact, Sample, sinceOf } from './sample.js';
 import {
   type Call,
+  type Described,
   type Entry,
   flags,
   now,
   type PrimitiveSnapshot,
   shared,
   type WaitOutcome,
-  type WaitSnapshot,
 } from './track.js';
 
 const live = shared.live;
@@ -26,7 +27,7 @@ const droppedCalls = new FinalizationRegistry<WeakRef<Call>>((ref) => weakCalls.
  */
 export function register<P extends object>(
   primitive: P,
-  describe: (primitive: P) => PrimitiveSnapshot,
+  describe: (primitive: P, sample: Sample) => Described,
 ): object {
   const entry: Entry = { ref: new WeakRef(primitive), describe };
   // No FinalizationRegistry: registering there cost ~0.4 µs a primitive, four times the WeakRef.
@@ -83,22 +84,37 @@ export function endCall(call: Call, outcome: WaitOutcome): void {
   if (enders.size > 0) notifyEnded(call, outcome);
 }
 
-/** Snapshots of every live primitive, and the running calls grouped by kind. */
-export function snapshots(): PrimitiveSnapshot[] {
+/** How a snapshot is taken: see {@link Sample}. */
+export interface SnapshotOptions {
+  /** At most this many waits described per primitive (and per kind of call); the rest counted. */
+  readonly limit: number;
+  readonly redact?: Redact | undefined;
+  /** Count the omitted waits at least this many ms old (`Omitted.over`). */
+  readonly overAge?: number;
+}
+
+/**
+ * Snapshots of every live primitive, and the running calls grouped by kind: O(primitives x limit)
+ * objects, plus one number read per wait beyond the limit.
+ */
+export function snapshots(options: SnapshotOptions): PrimitiveSnapshot[] {
+  const t = now();
+  const sample = () => new Sample(options.limit, t, options.redact, options.overAge);
   const out: PrimitiveSnapshot[] = [];
   for (const entry of live) {
     const primitive = entry.ref?.deref();
-    if (primitive !== undefined) out.push((entry.describe as (p: object) => PrimitiveSnapshot)(primitive));
+    if (primitive === undefined) continue;
+    const s = sample();
+    const described = (entry.describe as (p: object, sample: Sample) => Described)(primitive, s);
+    out.push({ ...described, waits: s.waits(), omitted: s.omitted() });
   }
   sweep();
-  const kinds = new Map<string, WaitSnapshot[]>();
+  // Grouped first (one array slot per call), then sampled: the oldest calls of each kind described.
+  const kinds = new Map<string, Call[]>();
   const add = (call: Call) => {
-    let waits = kinds.get(call.kind);
-    if (waits === undefined) {
-      waits = [];
-      kinds.set(call.kind, waits);
-    }
-    waits.push({ ...call.describeCall(), key: call, since: call.since });
+    const list = kinds.get(call.kind);
+    if (list === undefined) kinds.set(call.kind, [call]);
+    else list.push(call);
   };
   for (const call of calls) add(call);
   for (const ref of weakCalls) {
@@ -106,9 +122,13 @@ export function snapshots(): PrimitiveSnapshot[] {
     if (call === undefined) weakCalls.delete(ref);
     else add(call);
   }
-  for (const [kind, waits] of kinds) {
-    const summary = `${waits.length} call${waits.length === 1 ? '' : 's'} running`;
-    out.push({ kind, name: undefined, summary, stats: { running: waits.length }, waits });
+  for (const [kind, list] of kinds) {
+    const s = sample();
+    const quote = (name: string) => s.quote(name);
+    s.take(list, sinceOf, (c) => ({ ...c.describeCall(quote), key: c, since: c.since }));
+    const summary = `${list.length} call${list.length === 1 ? '' : 's'} running`;
+    const stats = { running: list.length };
+    out.push({ kind, name: undefined, summary, stats, waits: s.waits(), omitted: s.omitted() });
   }
   return out;
 }

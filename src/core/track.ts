@@ -7,6 +7,7 @@
 // its caller only when origins are on; diagnostics_channel messages are built only for subscribers.
 // A waiter carries one field for all this (`since`): origins live in a WeakMap, since a pool's
 // queued task is a waiter and its heap size is the pool's cost per queued task.
+import type { Omitted, Sample } from './sample.js';
 import { type Link, WaiterList } from './waiters.js';
 
 /** How a wait ended: served, its timeout, its signal, its primitive closed, or another error. */
@@ -54,8 +55,17 @@ export interface PrimitiveSnapshot {
   readonly summary: string;
   /** The same figures for machines. */
   readonly stats: Readonly<Record<string, number | string | boolean | undefined>>;
+  /** The oldest waits, at most the snapshot's limit. */
   readonly waits: readonly WaitSnapshot[];
+  /** The waits beyond that limit, counted by age; `undefined` when there are none. */
+  readonly omitted: Omitted | undefined;
 }
+
+/**
+ * What a primitive's `describe` returns: its snapshot but the waits, which it hands to the
+ * {@link Sample} it is given (`sample.take(list, …)` for each list of waits, oldest first).
+ */
+export type Described = Omit<PrimitiveSnapshot, 'waits' | 'omitted'>;
 
 /** How a wait names itself in diagnostics_channel messages; hosts give it via `describeWait`. */
 export interface WaitLabel {
@@ -75,8 +85,8 @@ export interface Call extends Tracked, Link {
   readonly kind: string;
   /** Set by `startCall(…, weakly)`: the call is listed through this, not held. */
   weak?: WeakRef<Call> | undefined;
-  /** What it waits for now. */
-  describeCall(): Omit<WaitSnapshot, 'key' | 'since'>;
+  /** What it waits for now; names it shows go through `quote` (a dump's redaction; default JSON.stringify). */
+  describeCall(quote?: (name: string) => string): Omit<WaitSnapshot, 'key' | 'since'>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -101,7 +111,7 @@ export interface Flags {
 export interface Entry {
   /** `undefined` once unregistered. */
   ref: WeakRef<object> | undefined;
-  readonly describe: (primitive: never) => PrimitiveSnapshot;
+  readonly describe: (primitive: never, sample: Sample) => Described;
 }
 
 // One inspector per process, even when unwedge is loaded more than once (its ESM and CJS builds,

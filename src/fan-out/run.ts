@@ -331,13 +331,13 @@ export class Run<T, R> implements Call {
   }
 
   /** For `inspect()`: the window, what is in flight, and what the sink still holds. */
-  describeCall() {
+  describeCall(quote: (name: string) => string = JSON.stringify) {
     const held = this.used - this.inFlight;
     let what = `window ${this.options.window}: ${this.inFlight} in flight, ${this.index} started`;
     if (held > 0) what += `, ${held} waiting to be taken`;
     const gates = this.options.semaphores.map((s) => {
       const name = (s as { name?: unknown }).name;
-      return typeof name === 'string' ? `semaphore ${JSON.stringify(name)}` : 'a semaphore';
+      return typeof name === 'string' ? `semaphore ${quote(name)}` : 'a semaphore';
     });
     if (gates.length > 0) what += `; gated by ${gates.join(', ')}`;
     if (this.options.pool !== undefined) what += '; on a pool';

@@ -4,7 +4,9 @@
 
 import { snapshots } from '../core/live.js';
 import { originFrames, originOf } from '../core/origins.js';
+import type { Omitted, Redact } from '../core/sample.js';
 import { firstSeen, now, type WaitSnapshot } from '../core/track.js';
+import * as check from '../core/validate.js';
 
 /** A snapshot of every live primitive and what waits on it, from {@link inspect}. */
 export interface InspectReport {
@@ -12,7 +14,7 @@ export interface InspectReport {
   readonly pid: number;
   /** When the snapshot was taken, ISO 8601. */
   readonly takenAt: string;
-  /** How many waits (and running tasks) are listed in all. */
+  /** How many waits (and running tasks) there are in all: listed, and counted in `omitted`. */
   readonly waits: number;
   /** Primitives with waits first (the oldest wait first), then idle ones. */
   readonly primitives: readonly PrimitiveReport[];
@@ -28,8 +30,57 @@ export interface PrimitiveReport {
   readonly summary: string;
   /** The same figures as fields, e.g. `{ permits: 32, inUse: 32, waiting: 17 }`. */
   readonly stats: Readonly<Record<string, number | string | boolean | undefined>>;
-  /** Oldest first. */
+  /** Oldest first, at most `limit` of them (see {@link InspectOptions}). */
   readonly waits: readonly WaitReport[];
+  /** The waits beyond `limit`, counted by age and not listed; `undefined` when every wait is listed. */
+  readonly omitted: OmittedWaits | undefined;
+}
+
+/** The age ranges {@link OmittedWaits} counts waits in. */
+export type AgeRange = '<10ms' | '10ms-100ms' | '100ms-1s' | '1s-10s' | '10s-1min' | '>=1min';
+
+const AGE_RANGES: readonly AgeRange[] = ['<10ms', '10ms-100ms', '100ms-1s', '1s-10s', '10s-1min', '>=1min'];
+
+/** The waits of a primitive beyond the limit of a dump: counted by age, not listed. */
+export interface OmittedWaits {
+  /** How many. */
+  readonly count: number;
+  /** How many in each age range (those with a recorded start). */
+  readonly ages: Readonly<Record<AgeRange, number>>;
+  /** How many started while timing was off (see {@link InspectConfig.recordAges}): age unknown. */
+  readonly unknownAge: number;
+}
+
+/** Options of {@link inspect}. */
+export interface InspectOptions {
+  /**
+   * At most this many waits are listed per primitive (and per kind of call), the oldest; the rest
+   * are counted by age in `omitted`, so a dump's cost does not grow with a backlog. A safe integer
+   * >= 0, or `Infinity` for every wait. Default 100.
+   */
+  limit?: number;
+  /**
+   * Applied to every name the dump shows (a primitive's `name`, a registry task's, a `withTimeout`
+   * call's), e.g. to hide an email or a token that ended up in one. Default: names as given.
+   */
+  redact?: (name: string) => string;
+}
+
+const INSPECT_KEYS = ['limit', 'redact'] as const;
+
+/** Waits listed per primitive unless asked otherwise. */
+export const DEFAULT_LIMIT = 100;
+
+/** @internal {@link InspectOptions}, checked: throws a TypeError/RangeError naming the bad option. */
+export function checkInspectOptions(options: InspectOptions | undefined): {
+  limit: number;
+  redact: Redact | undefined;
+} {
+  const o = check.options<InspectOptions>(options, INSPECT_KEYS);
+  return {
+    limit: o.limit === undefined ? DEFAULT_LIMIT : check.integerOrInfinity(o.limit, 'options.limit', 0),
+    redact: o.redact === undefined ? undefined : check.func<Redact>(o.redact, 'options.redact'),
+  };
 }
 
 /** One parked caller or running task in a {@link PrimitiveReport}. */
@@ -66,15 +117,18 @@ export interface WaitReport {
  * }
  * ```
  */
-export function inspect(): InspectReport {
+export function inspect(options?: InspectOptions): InspectReport {
+  const { limit, redact } = checkInspectOptions(options);
   const t = now();
   const primitives: Array<PrimitiveReport & { oldest: number }> = [];
   let count = 0;
-  for (const snapshot of snapshots()) {
+  for (const snapshot of snapshots({ limit, redact })) {
     const waits = snapshot.waits.map((w) => waitReport(w, t)).sort((a, b) => b.age - a.age);
-    count += waits.length;
-    const { kind, name, summary, stats } = snapshot;
-    primitives.push({ kind, name, summary, stats, waits, oldest: waits[0]?.age ?? -1 });
+    const omitted = snapshot.omitted === undefined ? undefined : omittedReport(snapshot.omitted);
+    count += waits.length + (omitted?.count ?? 0);
+    const { kind, summary, stats } = snapshot;
+    const name = snapshot.name === undefined || redact === undefined ? snapshot.name : redact(snapshot.name);
+    primitives.push({ kind, name, summary, stats, waits, omitted, oldest: waits[0]?.age ?? -1 });
   }
   primitives.sort((a, b) => b.oldest - a.oldest);
   return {
@@ -114,6 +168,14 @@ function waitReport(w: WaitSnapshot, t: number): WaitReport {
   };
 }
 
+function omittedReport(o: Omitted): OmittedWaits {
+  const ages = {} as Record<AgeRange, number>;
+  AGE_RANGES.forEach((range, i) => {
+    ages[range] = o.ages[i]!;
+  });
+  return { count: o.count, ages, unknownAge: o.unknownAge };
+}
+
 /** `semaphore "storage-chunks"`, or `semaphore` when it has no name. */
 export function label(p: { kind: string; name: string | undefined }): string {
   return p.name === undefined ? p.kind : `${p.kind} ${JSON.stringify(p.name)}`;
@@ -126,12 +188,10 @@ export function describeWait(w: Pick<WaitReport, 'what' | 'state' | 'timeout'>):
   return `${state}${w.what} (${limit})`;
 }
 
-/** Wait lines per primitive in the text dump: the oldest; a line then counts the rest. */
-const MAX_LINES = 100;
-
 /**
  * Renders a report as text, py-spy style: one block per primitive with its limits and use, one
- * line per waiter (oldest first, at most 100 per primitive) with its age, and its origin frames indented below; idle
+ * line per listed wait (oldest first; {@link inspect} lists at most 100 per primitive by default)
+ * with its age and its origin frames indented below, then one line counting the rest by age; idle
  * primitives are listed at the end, one line each. Takes a fresh {@link inspect}() by default.
  *
  * @example
@@ -141,8 +201,8 @@ const MAX_LINES = 100;
  * ```
  */
 export function formatInspect(report: InspectReport = inspect()): string {
-  const busy = report.primitives.filter((p) => p.waits.length > 0);
-  const idle = report.primitives.filter((p) => p.waits.length === 0);
+  const busy = report.primitives.filter((p) => p.waits.length > 0 || p.omitted !== undefined);
+  const idle = report.primitives.filter((p) => p.waits.length === 0 && p.omitted === undefined);
   const lines = [
     `unwedge: ${report.waits} wait${report.waits === 1 ? '' : 's'} in ${busy.length} of ` +
       `${report.primitives.length} primitive${report.primitives.length === 1 ? '' : 's'} ` +
@@ -150,21 +210,26 @@ export function formatInspect(report: InspectReport = inspect()): string {
   ];
   for (const p of busy) {
     lines.push('', `${label(p)}: ${p.summary}`);
-    const shown = p.waits.length > MAX_LINES ? p.waits.slice(0, MAX_LINES) : p.waits;
     let width = 0;
-    for (const w of shown) width = Math.max(width, ageText(w).length);
-    for (const w of shown) {
+    for (const w of p.waits) width = Math.max(width, ageText(w).length);
+    for (const w of p.waits) {
       lines.push(`  ${ageText(w).padStart(width)}  ${describeWait(w)}`);
       for (const frame of w.origin) lines.push(`        ${frame}`);
     }
-    if (shown !== p.waits)
-      lines.push(`  … and ${p.waits.length - shown.length} more (all of them in the JSON report)`);
+    if (p.omitted !== undefined) lines.push(`  … and ${omittedText(p.omitted)}`);
   }
   if (idle.length > 0) {
     lines.push('', 'idle:');
     for (const p of idle) lines.push(`  ${label(p)}: ${p.summary}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** `99900 more, not listed: 900 1s-10s, 99000 10s-1min`. */
+export function omittedText(o: OmittedWaits): string {
+  const parts = AGE_RANGES.filter((r) => o.ages[r] > 0).map((r) => `${o.ages[r]} ${r}`);
+  if (o.unknownAge > 0) parts.push(`${o.unknownAge} of unknown age`);
+  return `${o.count} more, not listed: ${parts.join(', ')}`;
 }
 
 /** `1230 ms`, or `>=1230 ms` when the age is a lower bound. */

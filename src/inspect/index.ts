@@ -9,7 +9,16 @@ import * as check from '../core/validate.js';
 
 export type { TaskErrorMessage, WaitEndMessage, WaitStartMessage } from '../core/channels.js';
 export type { WaitOutcome } from '../core/track.js';
-export { formatInspect, type InspectReport, inspect, type PrimitiveReport, type WaitReport } from './dump.js';
+export {
+  type AgeRange,
+  formatInspect,
+  type InspectOptions,
+  type InspectReport,
+  inspect,
+  type OmittedWaits,
+  type PrimitiveReport,
+  type WaitReport,
+} from './dump.js';
 export {
   type EventLoopBlock,
   type EventLoopWatcher,

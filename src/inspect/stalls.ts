@@ -5,14 +5,19 @@ import { enders } from '../core/channels.js';
 import { disposeSymbol } from '../core/compat.js';
 import { snapshots } from '../core/live.js';
 import { originFrames, originOf } from '../core/origins.js';
+import type { Redact } from '../core/sample.js';
 import { now, unuseTiming, useTiming, type WaitOutcome } from '../core/track.js';
 import * as check from '../core/validate.js';
-import { ageText, describeWait, label, startOf } from './dump.js';
+import { ageText, DEFAULT_LIMIT, describeWait, label, startOf } from './dump.js';
 
 /** A wait that {@link watchStalls} reports: once when it passes the threshold, once when it ends. */
 export interface Stall {
-  /** `'stalled'`: it has waited longer than the threshold. `'ended'`: a stalled wait ended. */
-  readonly phase: 'stalled' | 'ended';
+  /**
+   * `'stalled'`: it has waited longer than the threshold. `'ended'`: a stalled wait ended.
+   * `'backlog'`: `count` more waits of this primitive are past the threshold, beyond the `limit`
+   * reported one by one (said when a backlog appears, and again each time it doubles).
+   */
+  readonly phase: 'stalled' | 'ended' | 'backlog';
   /** The kind of primitive it waits on, as in {@link PrimitiveReport}. */
   readonly kind: string;
   /** That primitive's name, if it has one. */
@@ -34,6 +39,8 @@ export interface Stall {
   readonly outcome: WaitOutcome | undefined;
   /** Where it was started, as in {@link WaitReport} (empty with origins off). */
   readonly origin: readonly string[];
+  /** `'backlog'` only: how many waits past the threshold were not reported one by one. */
+  readonly count?: number;
 }
 
 /** Options of {@link watchStalls}. */
@@ -50,9 +57,17 @@ export interface WatchStallsOptions {
    * consumer's `get`: `filter: (s) => !(s.kind === 'queue' && s.what === 'get')`. Default: all.
    */
   filter?: (stall: Stall) => boolean;
+  /**
+   * At most this many waits per primitive are looked at one by one, the oldest; the others past
+   * the threshold are reported as one `'backlog'` stall per primitive, so that a backlog of
+   * 100,000 waits never prints 100,000 lines. A safe integer >= 0, or `Infinity`. Default 100.
+   */
+  limit?: number;
+  /** Applied to every name a stall shows, as `inspect()`'s `redact`. Default: names as given. */
+  redact?: (name: string) => string;
 }
 
-const WATCH_STALLS_KEYS = ['threshold', 'interval', 'onStall', 'filter'] as const;
+const WATCH_STALLS_KEYS = ['threshold', 'interval', 'onStall', 'filter', 'limit', 'redact'] as const;
 
 /** A running watcher: {@link watchStalls} or {@link watchEventLoop}. */
 export interface Watcher {
@@ -72,6 +87,8 @@ class StallWatch implements Watcher {
   /** Waits reported as stalled, by identity; weakly, so a report never keeps a primitive alive. */
   private readonly reported = new WeakMap<object, Open>();
   private readonly open = new Set<Open>();
+  /** Per primitive (by label), the backlog last reported. */
+  private readonly backlogs = new Map<string, number>();
   private readonly timer: ReturnType<typeof setInterval>;
   private stopped = false;
 
@@ -80,6 +97,8 @@ class StallWatch implements Watcher {
     interval: number,
     private readonly onStall: (stall: Stall) => void,
     private readonly filter: ((stall: Stall) => boolean) | undefined,
+    private readonly limit: number,
+    private readonly redact: Redact | undefined,
   ) {
     this.timer = setInterval(() => this.tick(), interval);
     this.timer.unref();
@@ -111,7 +130,17 @@ class StallWatch implements Watcher {
   private scan(): void {
     const t = now();
     const seen = new Set<object>();
-    for (const snapshot of snapshots()) {
+    const backlogs = new Set<string>();
+    const { limit, redact, threshold } = this;
+    for (const snapshot of snapshots({ limit, redact, overAge: threshold })) {
+      const name =
+        snapshot.name === undefined || redact === undefined ? snapshot.name : redact(snapshot.name);
+      const backlog = snapshot.omitted?.over ?? 0;
+      if (backlog > 0) {
+        const who = label({ kind: snapshot.kind, name });
+        backlogs.add(who);
+        this.backlog(who, snapshot.kind, name, backlog);
+      }
       for (const w of snapshot.waits) {
         seen.add(w.key);
         const state = w.state ?? 'waiting';
@@ -127,7 +156,7 @@ class StallWatch implements Watcher {
         const stall: Stall = {
           phase: 'stalled',
           kind: snapshot.kind,
-          name: snapshot.name,
+          name,
           what: w.what,
           state,
           age: Math.round(t - start),
@@ -147,6 +176,28 @@ class StallWatch implements Watcher {
       const key = open.ref.deref();
       if (key === undefined || !seen.has(key)) this.close(open, undefined, t);
     }
+    for (const who of this.backlogs.keys()) if (!backlogs.has(who)) this.backlogs.delete(who);
+  }
+
+  /** `count` waits of primitive `who` past the threshold were not looked at: said when new or doubled. */
+  private backlog(who: string, kind: string, name: string | undefined, count: number): void {
+    const previous = this.backlogs.get(who);
+    if (previous !== undefined && count < previous * 2) return;
+    this.backlogs.set(who, count);
+    const what = `${count} more wait${count === 1 ? '' : 's'} past the threshold, not listed one by one`;
+    this.emit({
+      phase: 'backlog',
+      kind,
+      name,
+      what,
+      state: 'waiting',
+      age: this.threshold,
+      ageIsLowerBound: true,
+      timeout: undefined,
+      outcome: undefined,
+      origin: [],
+      count,
+    });
   }
 
   /** A tracked wait ended (told by the wait mechanism itself): report it if it was reported stalled. */
@@ -202,7 +253,9 @@ export function writeStall(stall: Stall): void {
   const text =
     stall.phase === 'stalled'
       ? `unwedge: stalled: ${who} has waited ${age}\n${stall.origin.map((f) => `    ${f}\n`).join('')}`
-      : `unwedge: stall ended: ${who} after ${age} (${stall.outcome ?? 'ended'})\n`;
+      : stall.phase === 'backlog'
+        ? `unwedge: stalled: ${label(stall)}: ${stall.what} (each >= ${stall.age} ms)\n`
+        : `unwedge: stall ended: ${who} after ${age} (${stall.outcome ?? 'ended'})\n`;
   process.stderr.write(text);
 }
 
@@ -230,5 +283,7 @@ export function watchStalls(options: WatchStallsOptions): Watcher {
     o.onStall === undefined ? writeStall : check.func<(stall: Stall) => void>(o.onStall, 'options.onStall');
   const filter =
     o.filter === undefined ? undefined : check.func<(stall: Stall) => boolean>(o.filter, 'options.filter');
-  return new StallWatch(threshold, interval, onStall, filter);
+  const limit = o.limit === undefined ? DEFAULT_LIMIT : check.integerOrInfinity(o.limit, 'options.limit', 0);
+  const redact = o.redact === undefined ? undefined : check.func<Redact>(o.redact, 'options.redact');
+  return new StallWatch(threshold, interval, onStall, filter, limit, redact);
 }

@@ -4,8 +4,9 @@
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
 import { unreachable } from '../core/never.js';
+import type { Sample } from '../core/sample.js';
 import { callerContext, contextIsFree, newStore } from '../core/task.js';
-import type { PrimitiveSnapshot, WaitLabel } from '../core/track.js';
+import type { Described, WaitLabel } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { fail, liveHead, park, settle, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
@@ -105,19 +106,23 @@ export abstract class BasePool extends TaskRunner {
   }
 
   /** What `inspect()` shows: slots and their use, and each running task, queued task and watcher. */
-  static #snapshot(p: BasePool): PrimitiveSnapshot {
-    return poolSnapshot({
-      name: p.name,
-      concurrency: p.concurrency,
-      used: p.used,
-      maxQueue: p.maxQueue,
-      abandoned: p.abandonedJobs,
-      state: p.state,
-      load: p.#load,
-      running: p.running,
-      queued: p.#waiters,
-      watchers: p.#watchers.waiters,
-    });
+  static #snapshot(p: BasePool, sample: Sample): Described {
+    return poolSnapshot(
+      {
+        name: p.name,
+        concurrency: p.concurrency,
+        used: p.used,
+        maxQueue: p.maxQueue,
+        abandoned: p.abandonedJobs,
+        state: p.state,
+        load: p.#load,
+        running: p.running,
+        queued: p.#waiters,
+        queuedCount: p.#waiters.length,
+        watchers: p.#watchers.waiters,
+      },
+      sample,
+    );
   }
 
   /** How many tasks run at once. */

@@ -1,6 +1,7 @@
 // What `inspect()` shows of a pool: its slots and their use, and each running task (or abandoned
 // one), each queued run() and each idle() or shutdown() wait, with its age and timeout.
-import { type PrimitiveSnapshot, UNTIMED, type WaitSnapshot } from '../core/track.js';
+import { type Sample, sinceOf } from '../core/sample.js';
+import { type Described, UNTIMED } from '../core/track.js';
 import { type IdleWaiter, idleWaitWhat } from './idle.js';
 import { ABANDONED, type Job, OwnJob } from './job.js';
 import { startedAt } from './running.js';
@@ -17,26 +18,27 @@ export interface PoolView {
   load: string;
   running: Iterable<Job>;
   queued: Iterable<Job>;
+  queuedCount: number;
   watchers: Iterable<IdleWaiter>;
 }
 
 /** @internal A pool's entry in `inspect()`. */
-export function poolSnapshot(p: PoolView): PrimitiveSnapshot {
-  const waits: WaitSnapshot[] = [];
-  for (const job of p.running) {
+export function poolSnapshot(p: PoolView, sample: Sample): Described {
+  sample.take(p.running, runningSince, (job) => {
     const state = job.state === ABANDONED ? 'abandoned' : 'running';
     const timeout = job instanceof OwnJob ? job.timeout : undefined;
-    waits.push({ key: job, what: 'task', since: startedAt.get(job) ?? UNTIMED, timeout, state });
-  }
-  let queued = 0;
-  for (const job of p.queued) {
+    return { key: job, what: 'task', since: runningSince(job), timeout, state };
+  });
+  sample.take(p.queued, sinceOf, (job) => {
     const timeout = job instanceof OwnJob ? job.queueTimeout : undefined;
-    waits.push({ key: job, what: 'run (queued)', since: job.since, timeout });
-    queued++;
-  }
-  for (const w of p.watchers) {
-    waits.push({ key: w, what: idleWaitWhat(w), since: w.since, timeout: w.timeout });
-  }
+    return { key: job, what: 'run (queued)', since: job.since, timeout };
+  });
+  sample.take(p.watchers, sinceOf, (w) => ({
+    key: w,
+    what: idleWaitWhat(w),
+    since: w.since,
+    timeout: w.timeout,
+  }));
   const abandoned = p.abandoned > 0 ? ` (${p.abandoned} abandoned)` : '';
   const closed = p.state === 'open' ? '' : `, ${p.state}`;
   return {
@@ -46,11 +48,12 @@ export function poolSnapshot(p: PoolView): PrimitiveSnapshot {
     stats: {
       concurrency: p.concurrency,
       active: p.used,
-      queued,
+      queued: p.queuedCount,
       maxQueue: p.maxQueue,
       abandoned: p.abandoned,
       state: p.state,
     },
-    waits,
   };
 }
+
+const runningSince = (job: Job): number => startedAt.get(job) ?? UNTIMED;

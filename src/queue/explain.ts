@@ -1,7 +1,8 @@
 // What a queue says about itself: how messages name it, the message of each error a wait ends with
 // (naming the state that explains it: a QueueFullError says when an item was last taken), and what
 // inspect() shows. Read on slow paths only, from the facts the queue hands over.
-import type { PrimitiveSnapshot } from '../core/track.js';
+import { type Sample, sinceOf } from '../core/sample.js';
+import type { Described } from '../core/track.js';
 import { ClosedError, QueueFullError, TimeoutError } from '../errors.js';
 
 /** How a queue is named in messages: `queue "jobs"`, or `queue` when it has no name. */
@@ -92,10 +93,14 @@ export function closedError(q: QueueFacts, call: 'put' | 'get'): ClosedError {
 }
 
 /** What `inspect()` shows: size, capacity, state, and every parked put, get and join (held weakly). */
-export function queueSnapshot(q: QueueFacts): PrimitiveSnapshot {
-  const waits = [];
+export function queueSnapshot(q: QueueFacts, sample: Sample): Described {
   for (const line of [q.putters, q.getters, q.joiners]) {
-    for (const w of line.waiters) waits.push({ key: w, what: line.op, since: w.since, timeout: w.timeout });
+    sample.take(line.waiters, sinceOf, (w) => ({
+      key: w,
+      what: line.op,
+      since: w.since,
+      timeout: w.timeout,
+    }));
   }
   const putters = q.putters.waiters.length;
   const getters = q.getters.waiters.length;
@@ -120,6 +125,5 @@ export function queueSnapshot(q: QueueFacts): PrimitiveSnapshot {
       getters,
       joiners,
     },
-    waits,
   };
 }

@@ -7,7 +7,8 @@
 
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
-import type { PrimitiveSnapshot } from '../core/track.js';
+import type { Sample } from '../core/sample.js';
+import type { Described } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { failAll, liveHead, park, settle, type Waiter } from '../core/wait.js';
 import { type ConsumeOptions, type Consumer, QueueConsumer } from './consumer.js';
@@ -93,8 +94,8 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   }
 
   /** What `inspect()` shows: size, capacity, state, and every parked put, get and join (held weakly). */
-  private static snapshot<T>(q: BoundedQueue<T>): PrimitiveSnapshot {
-    return queueSnapshot(q.#facts());
+  private static snapshot<T>(q: BoundedQueue<T>, sample: Sample): Described {
+    return queueSnapshot(q.#facts(), sample);
   }
 
   /** How many items the queue holds at most. */

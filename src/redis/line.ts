@@ -1,7 +1,8 @@
 // The callers of one RedisSemaphore instance waiting for permits (the line itself is in Redis,
 // shared by every instance): the host core/wait.ts parks them with, kept apart from the public
 // class, as queue.ts keeps its Line, so that its hooks are not reachable on a RedisSemaphore.
-import type { WaitLabel, WaitSnapshot } from '../core/track.js';
+import { type Sample, sinceOf } from '../core/sample.js';
+import type { WaitLabel } from '../core/track.js';
 import { fail, settle, Waiter, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { TimeoutError } from '../errors.js';
@@ -113,11 +114,13 @@ export class Line implements WaitHost<RedisWaiter> {
     for (const waiter of this.waiters) args.push(waiter.id);
   }
 
-  /** Each waiter, for `inspect()`. */
-  waits(): WaitSnapshot[] {
-    const waits = [];
-    for (const w of this.waiters)
-      waits.push({ key: w, what: waitWhat(w), since: w.since, timeout: w.timeout });
-    return waits;
+  /** Hands the waiters, oldest first, to an `inspect()` sample. */
+  sample(sample: Sample): void {
+    sample.take(this.waiters, sinceOf, (w) => ({
+      key: w,
+      what: waitWhat(w),
+      since: w.since,
+      timeout: w.timeout,
+    }));
   }
 }

@@ -6,7 +6,8 @@
 import type { Redis } from 'ioredis';
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
-import { now as clock, type PrimitiveSnapshot } from '../core/track.js';
+import type { Sample } from '../core/sample.js';
+import { now as clock, type Described } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { bound, fail, park } from '../core/wait.js';
 import { TimeoutError } from '../errors.js';
@@ -131,7 +132,8 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   }
 
   /** What `inspect()` shows: the permits, what this instance holds, and its callers in line. */
-  private static snapshot(s: RedisSemaphore): PrimitiveSnapshot {
+  private static snapshot(s: RedisSemaphore, sample: Sample): Described {
+    s.#line.sample(sample);
     const { permits, name, key } = s.#spec;
     const { used, queued } = s.#link.seen;
     const held = s.#leases.held;
@@ -144,7 +146,6 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
         `${permits} permit${permits === 1 ? '' : 's'}; ${held} held and ${waiting} waiting here; ` +
         `Redis last said ${used} in use, ${queued} waiting${state === 'closed' ? ', closed' : ''}`,
       stats: { permits, held, waiting, redisInUse: used, redisWaiting: queued, state },
-      waits: s.#line.waits(),
     };
   }
 

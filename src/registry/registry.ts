@@ -7,8 +7,9 @@ import { register } from '../core/live.js';
 import { ignore, unreachable } from '../core/never.js';
 import { recordOrigin } from '../core/origins.js';
 import { reportFailure } from '../core/report.js';
+import type { Sample } from '../core/sample.js';
 import { clearTimer, startTimer, type Timer } from '../core/timer.js';
-import { flags, type PrimitiveSnapshot, type WaitSnapshot } from '../core/track.js';
+import { type Described, flags } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { WaiterList } from '../core/waiters.js';
 import { ClosedError } from '../errors.js';
@@ -22,6 +23,7 @@ import {
   type Task,
   type TaskInfo,
   type TaskState,
+  taskSince,
   taskWait,
 } from './task.js';
 
@@ -128,18 +130,15 @@ export class TaskRegistry implements AsyncDisposable {
   }
 
   /** What `inspect()` shows: the live tasks by state, each with its name and age. */
-  private static snapshot(r: TaskRegistry): PrimitiveSnapshot {
-    const waits: WaitSnapshot[] = [];
+  private static snapshot(r: TaskRegistry, sample: Sample): Described {
     const byState: Record<TaskState, number> = {
       running: 0,
       cancelled: 0,
       'timed-out': 0,
       'shutting-down': 0,
     };
-    for (const task of r.tasks) {
-      byState[task.state]++;
-      waits.push(taskWait(task));
-    }
+    for (const task of r.tasks) byState[task.state]++;
+    sample.take(r.tasks, taskSince, (task) => taskWait(task, sample));
     const states = Object.entries(byState)
       .filter(([, n]) => n > 0)
       .map(([state, n]) => `${n} ${state}`);
@@ -148,7 +147,6 @@ export class TaskRegistry implements AsyncDisposable {
       name: r.name,
       summary: `${r.tasks.length} task${r.tasks.length === 1 ? '' : 's'}${states.length > 0 ? ` (${states.join(', ')})` : ''}, ${r.lifecycle.tag}`,
       stats: { tasks: r.tasks.length, ...byState, state: r.lifecycle.tag },
-      waits,
     };
   }
 

@@ -3,6 +3,7 @@
 // with an error is a failure of its own or the abort it was given, and how that failure reads.
 import { inspect } from 'node:util';
 import { ignore, unreachable } from '../core/never.js';
+import type { Sample } from '../core/sample.js';
 import { sinceDate, type WaitSnapshot } from '../core/track.js';
 import { bound } from '../core/wait.js';
 import type { Link } from '../core/waiters.js';
@@ -181,9 +182,19 @@ function timeoutError(task: RegistryTask, who: string, ms: number): TimeoutError
 }
 
 /** What `inspect()` shows of it: its name, its state, its age and its limit. */
-export function taskWait(task: RegistryTask): WaitSnapshot {
-  const since = sinceDate(task.startedAt);
-  return { key: task, what: JSON.stringify(task.name), since, timeout: task.timeout, state: task.state };
+export function taskWait(task: RegistryTask, sample: Sample): WaitSnapshot {
+  return {
+    key: task,
+    what: sample.quote(task.name),
+    since: taskSince(task),
+    timeout: task.timeout,
+    state: task.state,
+  };
+}
+
+/** When it started, on the `now()` clock. */
+export function taskSince(task: RegistryTask): number {
+  return sinceDate(task.startedAt);
 }
 
 /**

@@ -4,8 +4,9 @@
 import { disposeSymbol } from '../core/compat.js';
 import { type Hold, within } from '../core/holds.js';
 import { register } from '../core/live.js';
+import { type Sample, sinceOf } from '../core/sample.js';
 import { contextIsFree } from '../core/task.js';
-import type { PrimitiveSnapshot } from '../core/track.js';
+import type { Described } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { disarm, liveHead, park, settle } from '../core/wait.js';
 import type { AcquireOptions, Permit, SemaphoreLike } from './contract.js';
@@ -109,19 +110,15 @@ export class Semaphore implements SemaphoreLike {
   }
 
   /** What `inspect()` shows: permits, use, and each parked caller (held weakly, read at dump time). */
-  private static snapshot(s: Semaphore): PrimitiveSnapshot {
+  private static snapshot(s: Semaphore, sample: Sample): Described {
     const inUse = s.total - s.#free;
     const line = s.#line;
-    const waits = [];
-    for (const w of line) {
-      waits.push({ key: w, what: waitWhat(w), since: w.since, timeout: w.timeout });
-    }
+    sample.take(line, sinceOf, (w) => ({ key: w, what: waitWhat(w), since: w.since, timeout: w.timeout }));
     return {
       kind: 'semaphore',
       name: s.name,
       summary: `${s.total} permit${s.total === 1 ? '' : 's'}, ${inUse} in use, ${line.length} waiting`,
       stats: { permits: s.total, inUse, waiting: line.length },
-      waits,
     };
   }
 

@@ -4,7 +4,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, expect, test } from 'vitest';
 import { endCall, register, snapshots, startCall, unregister } from '../../src/core/live.js';
-import { type Call, type PrimitiveSnapshot, UNTIMED } from '../../src/core/track.js';
+import { type Call, type Described, type PrimitiveSnapshot, UNTIMED } from '../../src/core/track.js';
 import type { Link } from '../../src/core/waiters.js';
 
 class TestCall implements Call {
@@ -22,17 +22,17 @@ class TestCall implements Call {
   }
 }
 
-const ofKind = (kind: string) => snapshots().filter((s) => s.kind === kind);
+const ofKind = (kind: string) =>
+  snapshots({ limit: Number.POSITIVE_INFINITY }).filter((s) => s.kind === kind);
 
 describe('register', () => {
   test('lists a primitive through its describe function until it is unregistered', () => {
     const primitive = { size: 3 };
-    const describe = (p: { size: number }): PrimitiveSnapshot => ({
+    const describe = (p: { size: number }): Described => ({
       kind: 'test-primitive',
       name: 'p',
       summary: `${p.size} things`,
       stats: { size: p.size },
-      waits: [],
     });
     const token = register(primitive, describe);
     primitive.size = 4; // described at each snapshot, not at registration

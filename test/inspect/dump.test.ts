@@ -501,6 +501,7 @@ describe('formatInspect', () => {
           waits: [
             { what: 'task', state: 'running', age: 12, ageIsLowerBound: false, timeout: 500, origin: [] },
           ],
+          omitted: undefined,
         },
       ],
     });
@@ -521,8 +522,17 @@ describe('formatInspect with a long line', () => {
       const block = text.slice(text.indexOf('semaphore "fmt-long"')).split('\n\n')[0]!.trimEnd();
       const lines = block.split('\n');
       expect(lines).toHaveLength(1 + 100 + 1);
-      expect(lines.at(-1)).toBe('  … and 149900 more (all of them in the JSON report)');
-      expect(find('semaphore', 'fmt-long')!.waits).toHaveLength(150_000);
+      expect(lines.at(-1)).toBe('  … and 149900 more, not listed: 149900 of unknown age');
+      const block2 = find('semaphore', 'fmt-long')!;
+      expect(block2.waits).toHaveLength(100);
+      expect(block2.omitted).toEqual({
+        count: 149_900,
+        ages: { '<10ms': 0, '10ms-100ms': 0, '100ms-1s': 0, '1s-10s': 0, '10s-1min': 0, '>=1min': 0 },
+        unknownAge: 149_900,
+      });
+      expect(find('semaphore', 'fmt-long', inspect({ limit: Number.POSITIVE_INFINITY }))!.waits).toHaveLength(
+        150_000,
+      );
     } finally {
       held.release(); // a later test's snapshots must not walk 150,000 waits
       await Promise.all(parked);

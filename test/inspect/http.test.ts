@@ -35,11 +35,12 @@ describe('unwedge/inspect/http', () => {
       const res = { statusCode: 0, headers: {} as Record<string, string>, body: '' };
       const handler = createInspectHandler();
       handler(
-        { method: 'GET', url } as IncomingMessage,
+        { method: 'GET', url, headers: { host: 'localhost:9464' } } as unknown as IncomingMessage,
         {
           set statusCode(code: number) {
             res.statusCode = code;
           },
+          once: () => {},
           setHeader: (k: string, v: string) => {
             res.headers[k] = v;
           },
@@ -64,6 +65,7 @@ describe('unwedge/inspect/http', () => {
       const res = respond('/debug/unwedge');
       expect(res.statusCode).toBe(500);
       expect(res.body).toBe('unwedge: could not take the dump: Error: describe broke\n');
+      expect(res.headers['cache-control']).toBe('no-store');
     } finally {
       unregister(token);
     }
@@ -117,6 +119,7 @@ describe('unwedge/inspect/http', () => {
     let body = '';
     const res = {
       statusCode: 0,
+      once: () => {},
       setHeader: (k: string, v: string) => {
         headers[k] = v;
       },
@@ -124,7 +127,10 @@ describe('unwedge/inspect/http', () => {
         body = chunk ?? '';
       },
     };
-    createInspectHandler()({ method: 'GET' } as IncomingMessage, res as unknown as ServerResponse);
+    createInspectHandler()(
+      { method: 'GET', headers: { host: '127.0.0.1' } } as unknown as IncomingMessage,
+      res as unknown as ServerResponse,
+    );
     expect(res.statusCode).toBe(200);
     expect(headers['content-type']).toBe('text/plain; charset=utf-8');
     expect(body).toMatch(/^unwedge: /);

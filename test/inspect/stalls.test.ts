@@ -180,13 +180,14 @@ describe('watchStalls', () => {
     const tasks = new Set<object>();
     const since = performance.now();
     const owner = { tasks };
-    const token = register(owner, (o) => ({
-      kind: 'registry',
-      name: 'stall-registry',
-      summary: `${o.tasks.size} tasks`,
-      stats: {},
-      waits: [...o.tasks].map((key) => ({ key, what: 'task "sync"', since, state: 'running' })),
-    }));
+    const token = register(owner, (o, sample) => {
+      sample.take(
+        o.tasks,
+        () => since,
+        (key) => ({ key, what: 'task "sync"', since, state: 'running' }),
+      );
+      return { kind: 'registry', name: 'stall-registry', summary: `${o.tasks.size} tasks`, stats: {} };
+    });
     const task = {};
     tasks.add(task);
     const watch = watchStalls({ threshold: 200, interval: 100, onStall: mine(stalls) });
