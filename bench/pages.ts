@@ -118,10 +118,33 @@ export function readmeSection(lines = lineResults()): string {
       });
       out.push(`| ${name} | ${keeps} | ${cells.join(' | ')} |`);
     }
-    out.push('', ...figures(line.results), '');
+    out.push('', priceOfContext(limiter), '', ...figures(line.results), '');
   }
   out.push(README_END);
   return out.join('\n');
+}
+
+/** What keeping the context (and, where it is on, detection) costs on this line, at concurrency 16. */
+function priceOfContext(limiter: Array<{ concurrency: number; results: Row[] }>): string {
+  const at = limiter.find((l) => l.concurrency === 16) ?? limiter[0]!;
+  const m = (name: string) => at.results.find((r) => r.name === name)?.median;
+  const x = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`;
+  const blind = m('floor');
+  const keeps = m('floor (keeps context)');
+  let text =
+    `The price of context (concurrency ${at.concurrency}): the context-keeping floor costs ${x(keeps, blind)} the ` +
+    `context-blind one on this line; @henrygd/queue, which does not keep the context, runs at ${x(m('@henrygd/queue'), blind)} ` +
+    'the blind floor.';
+  const tracking = m('floor (keeps context, knows its task)');
+  if (tracking !== undefined)
+    text +=
+      ` Knowing each task's context (one \`AsyncLocalStorage.run\` per task, what detection needs) costs ` +
+      `${x(tracking, keeps)} the context-keeping floor; \`Semaphore.run\` runs at ${x(m('unwedge Semaphore.run'), tracking)} ` +
+      `and \`WorkerPool.run\` at ${x(m('unwedge WorkerPool.run'), tracking)} of that floor, and without detection at ` +
+      `${x(m('unwedge Semaphore.run (detectDeadlocks: false)'), keeps)} and ` +
+      `${x(m('unwedge WorkerPool.run (asyncContext: false)'), keeps)} the context-keeping one.`;
+  return text;
 }
 
 /** A few figures of the other workloads, as sentences, where the line's results have them. */
