@@ -53,9 +53,7 @@ export function withTimeout<T>(
   let signal: AbortSignal | undefined;
   let name: string | undefined;
   try {
-    if (typeof work !== 'function' && !isThenable(work)) {
-      check.func(work, 'work'); // throws: names the parameter and the value
-    }
+    check.funcOrPromise(work, 'work');
     timeout = check.timeout(ms, 'ms');
     const o = check.options<WithTimeoutOptions>(options, WITH_TIMEOUT_KEYS);
     signal = check.signal(o.signal, 'options.signal');
@@ -121,12 +119,4 @@ class TimedCall implements Call {
     const what = this.name === undefined ? 'operation' : quote(this.name);
     return { what, timeout: this.ms === Number.POSITIVE_INFINITY ? undefined : this.ms };
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

@@ -519,6 +519,12 @@ const semaphoreTable: Table = {
       RangeError,
       /^weight must be <= the semaphore's 2 permits; received 3$/,
     ],
+    [
+      'tryAcquire: weight above the only permit',
+      () => sem(1).tryAcquire(2),
+      RangeError,
+      /^weight must be <= the semaphore's 1 permit; received 2$/,
+    ],
   ],
   async: [
     ...numberCases('acquire', (v) => sem().acquire({ weight: v as number }), weightRanges, 'options.weight'),
@@ -568,13 +574,20 @@ const semaphoreTable: Table = {
 const withTimeoutTable: Table = {
   sync: [],
   async: [
-    ...functionCases('withTimeout', 'work', (v) => withTimeout(v as never, 10)),
+    // work may be a promise as well as a function, and the message says so
+    ...typeCases(
+      'withTimeout',
+      'work',
+      (v) => withTimeout(v as never, 10),
+      notRequiredFunctions,
+      'a function or a promise',
+    ),
     [
       'withTimeout: work = an object with a non-function then',
       // biome-ignore lint/suspicious/noThenProperty: a broken thenable on purpose.
       () => withTimeout({ then: 5 } as never, 10),
       TypeError,
-      /^work must be a function; received an object$/,
+      /^work must be a function or a promise; received an object$/,
     ],
     ...numberCases('withTimeout', (v) => withTimeout(Promise.resolve(), v as number), timeoutRanges, 'ms'),
     ...numberCases('withTimeout', (v) => withTimeout(work, v as number), timeoutRanges, 'ms'),

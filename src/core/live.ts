@@ -1,6 +1,7 @@
 // The live set: the primitives the inspector can list (held through WeakRefs) and the per-call
 // work (a fanOut call, a withTimeout call) linked into a list only while it runs.
 import { enders, notifyEnded, publishEnd, publishStart, waitEnd, waitStart } from './channels.js';
+import { count } from './count.js';
 import { recordOrigin } from './origins.js';
 import { type Redact, Sample, sinceOf } from './sample.js';
 import {
@@ -126,7 +127,7 @@ export function snapshots(options: SnapshotOptions): PrimitiveSnapshot[] {
     const s = sample();
     const quote = (name: string) => s.quote(name);
     s.take(list, sinceOf, (c) => ({ ...c.describeCall(quote), key: c, since: c.since }));
-    const summary = `${list.length} call${list.length === 1 ? '' : 's'} running`;
+    const summary = `${count(list.length, 'call')} running`;
     const stats = { running: list.length };
     out.push({ kind, name: undefined, summary, stats, waits: s.waits(), omitted: s.omitted() });
   }

@@ -1,5 +1,6 @@
 // Argument checks shared by every primitive. Each throws at once, naming the option and the value.
 import { types } from 'node:util';
+import { count } from './count.js';
 
 const { isProxy } = types;
 const { hasOwn } = Object;
@@ -89,6 +90,13 @@ export function signal(value: unknown, name = 'signal'): AbortSignal | undefined
 export function func<F extends Function>(value: unknown, name: string): F {
   if (typeof value !== 'function') fail('type', name, 'a function', value);
   return value as F;
+}
+
+/** A function, or a promise (any object with a `then` method): the work `withTimeout` bounds. */
+export function funcOrPromise(value: unknown, name: string): void {
+  if (typeof value === 'function') return;
+  const then = value !== null && typeof value === 'object' && (value as { then?: unknown }).then;
+  if (typeof then !== 'function') fail('type', name, 'a function or a promise', value);
 }
 
 /** A string or `undefined`. */
@@ -215,7 +223,8 @@ function distance(a: string, b: string): number {
 /** A semaphore's weight: an integer from 1 to its `total` permits. */
 export function weight(value: unknown, name: string, total: number): number {
   const w = integer(value, name, 1);
-  if (w > total) throw new RangeError(`${name} must be <= the semaphore's ${total} permits; received ${w}`);
+  if (w > total)
+    throw new RangeError(`${name} must be <= the semaphore's ${count(total, 'permit')}; received ${w}`);
   return w;
 }
 

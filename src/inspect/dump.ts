@@ -2,6 +2,7 @@
 // text. Never waits and changes nothing (beyond noting when it first saw a wait whose start was
 // not recorded).
 
+import { count } from '../core/count.js';
 import { snapshots } from '../core/live.js';
 import { originFrames, originOf } from '../core/origins.js';
 import type { Omitted, Redact } from '../core/sample.js';
@@ -204,8 +205,8 @@ export function formatInspect(report: InspectReport = inspect()): string {
   const busy = report.primitives.filter((p) => p.waits.length > 0 || p.omitted !== undefined);
   const idle = report.primitives.filter((p) => p.waits.length === 0 && p.omitted === undefined);
   const lines = [
-    `unwedge: ${report.waits} wait${report.waits === 1 ? '' : 's'} in ${busy.length} of ` +
-      `${report.primitives.length} primitive${report.primitives.length === 1 ? '' : 's'} ` +
+    `unwedge: ${count(report.waits, 'wait')} in ${busy.length} of ` +
+      `${count(report.primitives.length, 'primitive')} ` +
       `(pid ${report.pid}, ${report.takenAt})`,
   ];
   for (const p of busy) {

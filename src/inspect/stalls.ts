@@ -3,6 +3,7 @@
 
 import { enders } from '../core/channels.js';
 import { disposeSymbol } from '../core/compat.js';
+import { count } from '../core/count.js';
 import { snapshots } from '../core/live.js';
 import { originFrames, originOf } from '../core/origins.js';
 import type { Redact } from '../core/sample.js';
@@ -179,12 +180,12 @@ class StallWatch implements Watcher {
     for (const who of this.backlogs.keys()) if (!backlogs.has(who)) this.backlogs.delete(who);
   }
 
-  /** `count` waits of primitive `who` past the threshold were not looked at: said when new or doubled. */
-  private backlog(who: string, kind: string, name: string | undefined, count: number): void {
+  /** `n` waits of primitive `who` past the threshold were not looked at: said when new or doubled. */
+  private backlog(who: string, kind: string, name: string | undefined, n: number): void {
     const previous = this.backlogs.get(who);
-    if (previous !== undefined && count < previous * 2) return;
-    this.backlogs.set(who, count);
-    const what = `${count} more wait${count === 1 ? '' : 's'} past the threshold, not listed one by one`;
+    if (previous !== undefined && n < previous * 2) return;
+    this.backlogs.set(who, n);
+    const what = `${count(n, 'more wait')} past the threshold, not listed one by one`;
     this.emit({
       phase: 'backlog',
       kind,
@@ -196,7 +197,7 @@ class StallWatch implements Watcher {
       timeout: undefined,
       outcome: undefined,
       origin: [],
-      count,
+      count: n,
     });
   }
 

@@ -2,6 +2,7 @@
 // admission (the line of queued jobs, maxQueue, queueTimeout, nesting) and the lifecycle
 // (shutdown, idle). Subclasses decide when a queued job starts.
 import { asyncDisposeSymbol } from '../core/compat.js';
+import { count } from '../core/count.js';
 import { register } from '../core/live.js';
 import { unreachable } from '../core/never.js';
 import type { Sample } from '../core/sample.js';
@@ -198,7 +199,7 @@ export abstract class BasePool extends TaskRunner {
     }
     if (this.backlog() >= this.maxQueue) return Promise.reject(this.#queueFullError());
     if (queueTimeout === 0) {
-      if (!this.startsAtOnce()) return Promise.reject(this.#queueTimeoutError(0));
+      if (!this.startsAtOnce()) return Promise.reject(this.#queueTimeoutError(0, false));
       queueTimeout = undefined;
     }
     const job =
@@ -233,7 +234,7 @@ export abstract class BasePool extends TaskRunner {
       grantSlot(pool, job);
       return true;
     };
-    queueTimeoutError = (pool, ms) => pool.#queueTimeoutError(ms);
+    queueTimeoutError = (pool, ms) => pool.#queueTimeoutError(ms, true);
     leftLine = (pool, job) => pool.#leftLine(job);
   }
 
@@ -397,11 +398,14 @@ export abstract class BasePool extends TaskRunner {
   }
 
   get #load(): string {
-    return `${this.concurrency} slots, ${this.used} in use, ${this.#waiters.length} waiting`;
+    return `${count(this.concurrency, 'slot')}, ${this.used} in use, ${this.#waiters.length} waiting`;
   }
 
-  #queueTimeoutError(ms: number | undefined): TimeoutError {
-    return new TimeoutError(`${this.label} gave no slot within ${ms} ms (${this.#load})`);
+  /** `parked`: the job is still in line (its queueTimeout fired), so the waiters named are the others. */
+  #queueTimeoutError(ms: number | undefined, parked: boolean): TimeoutError {
+    const others = count(this.#waiters.length - (parked ? 1 : 0), 'other');
+    const load = `${count(this.concurrency, 'slot')}, ${this.used} in use, ${others} waiting`;
+    return new TimeoutError(`${this.label} gave no slot within ${ms} ms (${load})`);
   }
 
   #idleTimeoutError(ms: number | undefined): TimeoutError {

@@ -3,12 +3,13 @@
 // a handler past its timeout counted until it settles (docs/hazards/abandoned-work-keeps-its-slot.md).
 
 import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
+import { count } from '../core/count.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { clearTimer, startTimer, type Timer } from '../core/timer.js';
 import * as check from '../core/validate.js';
 import { bound } from '../core/wait.js';
 import { ClosedError, TimeoutError } from '../errors.js';
-import { count, labelOf } from './explain.js';
+import { labelOf } from './explain.js';
 import { parseWait, type QueueWaitOptions } from './options.js';
 import type { BoundedQueue } from './queue.js';
 

@@ -1,6 +1,7 @@
 // What a queue says about itself: how messages name it, the message of each error a wait ends with
 // (naming the state that explains it: a QueueFullError says when an item was last taken), and what
 // inspect() shows. Read on slow paths only, from the facts the queue hands over.
+import { count } from '../core/count.js';
 import { type Sample, sinceOf } from '../core/sample.js';
 import type { Described } from '../core/track.js';
 import { ClosedError, QueueFullError, TimeoutError } from '../errors.js';
@@ -8,11 +9,6 @@ import { ClosedError, QueueFullError, TimeoutError } from '../errors.js';
 /** How a queue is named in messages: `queue "jobs"`, or `queue` when it has no name. */
 export function labelOf(name: string | undefined): string {
   return name === undefined ? 'queue' : `queue ${JSON.stringify(name)}`;
-}
-
-/** `1 item`, `2 items`. */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 /** `'closed'`: no puts, gets drain what is left. `'shutdown'`: the items were dropped too. */

@@ -1,6 +1,7 @@
 // The callers of one RedisSemaphore instance waiting for permits (the line itself is in Redis,
 // shared by every instance): the host core/wait.ts parks them with, kept apart from the public
 // class, as queue.ts keeps its Line, so that its hooks are not reachable on a RedisSemaphore.
+import { count } from '../core/count.js';
 import { type Sample, sinceOf } from '../core/sample.js';
 import type { WaitLabel } from '../core/track.js';
 import { fail, settle, Waiter, type WaitHost } from '../core/wait.js';
@@ -24,7 +25,7 @@ export class RedisWaiter extends Waiter<Permit> {
 }
 
 function waitWhat(w: RedisWaiter): string {
-  return w.weight === 1 ? 'acquire 1 permit' : `acquire ${w.weight} permits`;
+  return `acquire ${count(w.weight, 'permit')}`;
 }
 
 /** The waiters of one instance, in order and by id: a grant arrives as an id (a reply, a message). */
@@ -52,7 +53,7 @@ export class Line implements WaitHost<RedisWaiter> {
     const { who, permits } = this.#spec;
     const { seen, status } = this.#link;
     const what = waiter.weight === 1 ? 'permit' : `${waiter.weight} permits`;
-    const state = `${permits} permits; Redis last said ${seen.used} in use, ${seen.queued} waiting`;
+    const state = `${count(permits, 'permit')}; Redis last said ${seen.used} in use, ${seen.queued} waiting`;
     const link = status === 'ready' ? '' : `; the Redis connection is ${status}`;
     return new TimeoutError(`${who} gave no ${what} within ${waiter.timeout} ms (${state}${link})`);
   }

@@ -5,6 +5,7 @@
 // life and its refresh-and-poll loop); scripts.ts is the Lua script.
 import type { Redis } from 'ioredis';
 import { asyncDisposeSymbol } from '../core/compat.js';
+import { count } from '../core/count.js';
 import { register } from '../core/live.js';
 import type { Sample } from '../core/sample.js';
 import { now as clock, type Described } from '../core/track.js';
@@ -143,7 +144,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
       kind: 'redis-semaphore',
       name: name ?? key,
       summary:
-        `${permits} permit${permits === 1 ? '' : 's'}; ${held} held and ${waiting} waiting here; ` +
+        `${count(permits, 'permit')}; ${held} held and ${waiting} waiting here; ` +
         `Redis last said ${used} in use, ${queued} waiting${state === 'closed' ? ', closed' : ''}`,
       stats: { permits, held, waiting, redisInUse: used, redisWaiting: queued, state },
     };
@@ -275,8 +276,9 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
    * Stops this instance: its waiters reject with a `ClosedError` (and leave the line in Redis),
    * its held permits stop being refreshed and their signals abort with a `ClosedError` (release
    * them as usual; otherwise they lapse within `leaseMs`), releases made so far are sent, and its
-   * subscriber connection is closed. Resolves when that connection has ended. Later calls reject
-   * with a `ClosedError`. Idempotent; the client passed in stays open: close this first, then it.
+   * subscriber connection is closed. Resolves when that connection has ended. From then on
+   * `acquire`, `acquireIfFree` and `run` reject with a `ClosedError`, while a second `close()`
+   * resolves as the first does. The client passed in stays open: close this first, then quit it.
    */
   close(): Promise<void> {
     return this.#loop.close();
@@ -294,7 +296,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     const id = link.nextId(weight);
     const sentAt = clock();
     const noAnswer = () =>
-      new TimeoutError(`${who} got no answer from Redis within ${period} ms (${permits} permits)`);
+      new TimeoutError(`${who} got no answer from Redis within ${period} ms (${count(permits, 'permit')})`);
     // On no answer the attempt may still be granted later: drop it, behind it on the same connection.
     return bound(link.call(['acquire', id, 'try']), undefined, period, noAnswer, () => link.drop(id)).then(
       (reply) => {

@@ -3,6 +3,7 @@
 // a signal, an optional timeout, and a failure reported exactly once; shutdown() aborts them all and
 // waits a bounded time, naming the stragglers. Its task records and their states are task.ts.
 import { asyncDisposeSymbol } from '../core/compat.js';
+import { count } from '../core/count.js';
 import { register } from '../core/live.js';
 import { ignore, unreachable } from '../core/never.js';
 import { recordOrigin } from '../core/origins.js';
@@ -145,7 +146,7 @@ export class TaskRegistry implements AsyncDisposable {
     return {
       kind: 'registry',
       name: r.name,
-      summary: `${r.tasks.length} task${r.tasks.length === 1 ? '' : 's'}${states.length > 0 ? ` (${states.join(', ')})` : ''}, ${r.lifecycle.tag}`,
+      summary: `${count(r.tasks.length, 'task')}${states.length > 0 ? ` (${states.join(', ')})` : ''}, ${r.lifecycle.tag}`,
       stats: { tasks: r.tasks.length, ...byState, state: r.lifecycle.tag },
     };
   }

@@ -3,6 +3,7 @@
 // made inside such holds, and, when every permit in use is held by code that itself waits for the
 // semaphore, the rejection of those nested waits. The holds live in core/holds.ts; a semaphore
 // without detection has none of this, and its paths only test for it.
+import { count } from '../core/count.js';
 import { currentHold, type Hold, heldHere, newHold, within } from '../core/holds.js';
 import { fail, type Waiter } from '../core/wait.js';
 import type { WaiterList } from '../core/waiters.js';
@@ -115,15 +116,19 @@ export class Deadlocks<W extends NestedWait> {
     if (head === undefined || head.weight <= free) return false;
     if (this.#stuck < total - free) return false;
     const victims = [...waiters].filter((w) => w.blocking !== undefined);
-    const holders = [...new Set(victims.flatMap((w) => w.blocking!))].map((h) => h.label).join(', ');
+    const holds = [...new Set(victims.flatMap((w) => w.blocking!))];
+    const held = total === 1 ? 'its only permit is' : `all ${total} permits are`;
+    const by =
+      holds.length === 1 ? 'a caller that waits for it itself' : 'callers that wait for it themselves';
+    const holders = holds.map((h) => h.label).join(', ');
     for (const waiter of victims) {
       waiters.remove(waiter);
       this.unblock(waiter);
       fail(
         waiter,
         new DeadlockError(
-          `${who} would deadlock: all ${total} permits are held by callers that wait for it themselves ` +
-            `(${holders}); rejected ${victims.length} nested wait${victims.length === 1 ? '' : 's'}`,
+          `${who} would deadlock: ${held} held by ${by} (${holders}); ` +
+            `rejected ${count(victims.length, 'nested wait')}`,
         ),
       );
     }

@@ -3,6 +3,7 @@
 // hooks the wait mechanism calls (`waiters`, `timeoutError`, `onLeave`, `describeWait`) is
 // reachable on a Semaphore at runtime.
 import type { AsyncResource } from 'node:async_hooks';
+import { count } from '../core/count.js';
 import type { Hold } from '../core/holds.js';
 import { callerContext } from '../core/task.js';
 import type { WaitLabel } from '../core/track.js';
@@ -33,7 +34,7 @@ resolveOnly(SemaphoreWaiter);
 
 /** `acquire 1 permit`, `run (2 permits)`: a parked caller in `inspect()` and diagnostics_channel. */
 export function waitWhat(w: SemaphoreWaiter): string {
-  const permits = w.weight === 1 ? '1 permit' : `${w.weight} permits`;
+  const permits = count(w.weight, 'permit');
   return w.fn === undefined ? `acquire ${permits}` : `run (${permits})`;
 }
 
@@ -65,11 +66,15 @@ export class SemaphoreLine extends WaiterList<SemaphoreWaiter> implements WaitHo
     return this.owner.name === undefined ? 'semaphore' : `semaphore ${JSON.stringify(this.owner.name)}`;
   }
 
-  /** The error of a wait for `weight` permits that gave up after `timeout` ms (while still in line). */
-  timeoutError(waiter: { weight: number; timeout: number | undefined }): TimeoutError {
+  /**
+   * The error of a wait for `weight` permits that gave up after `timeout` ms; `parked`: it is still
+   * in line (a timer fired), so the waiters it names are the others.
+   */
+  timeoutError(waiter: { weight: number; timeout: number | undefined }, parked = true): TimeoutError {
     const { permits, available } = this.owner;
     const what = waiter.weight === 1 ? 'permit' : `${waiter.weight} permits`;
-    const state = `${permits} permits, ${permits - available} in use, ${this.length} waiting`;
+    const others = count(this.length - (parked ? 1 : 0), 'other');
+    const state = `${count(permits, 'permit')}, ${permits - available} in use, ${others} waiting`;
     return new TimeoutError(`${this.who()} gave no ${what} within ${waiter.timeout} ms (${state})`);
   }
 

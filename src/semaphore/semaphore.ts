@@ -2,6 +2,7 @@
 // callers is line.ts, the acquire contract it shares with RedisSemaphore and fanOut is
 // contract.ts, and deadlock detection (its `detectDeadlocks` option) deadlocks.ts.
 import { disposeSymbol } from '../core/compat.js';
+import { count } from '../core/count.js';
 import { type Hold, within } from '../core/holds.js';
 import { register } from '../core/live.js';
 import { type Sample, sinceOf } from '../core/sample.js';
@@ -117,7 +118,7 @@ export class Semaphore implements SemaphoreLike {
     return {
       kind: 'semaphore',
       name: s.name,
-      summary: `${s.total} permit${s.total === 1 ? '' : 's'}, ${inUse} in use, ${line.length} waiting`,
+      summary: `${count(s.total, 'permit')}, ${inUse} in use, ${line.length} waiting`,
       stats: { permits: s.total, inUse, waiting: line.length },
     };
   }
@@ -167,7 +168,7 @@ export class Semaphore implements SemaphoreLike {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const permit = this.tryAcquire(weight);
     if (permit !== undefined) return Promise.resolve(permit);
-    if (timeout === 0) return Promise.reject(this.#line.timeoutError({ weight, timeout }));
+    if (timeout === 0) return Promise.reject(this.#line.timeoutError({ weight, timeout }, false));
     return this.wait<Permit>(new SemaphoreWaiter(weight, timeout, undefined), signal, timeout);
   }
 
@@ -210,7 +211,7 @@ export class Semaphore implements SemaphoreLike {
       this.#free -= weight;
       return this.#start(fn, weight) as Promise<Awaited<T>>;
     }
-    if (timeout === 0) return Promise.reject(this.#line.timeoutError({ weight, timeout }));
+    if (timeout === 0) return Promise.reject(this.#line.timeoutError({ weight, timeout }, false));
     return this.wait<Awaited<T>>(new SemaphoreWaiter(weight, timeout, fn), signal, timeout);
   }
 

@@ -48,26 +48,14 @@ poolContract({
   },
 });
 
+// What p-queue's clear() and p-limit's clearQueue() do on their own (their promises stay pending) is
+// shown in test/adapters/peers.test.ts, with the other peers of the README's comparison.
 describe('fronts on fake timers', () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
   afterEach(() => {
     vi.useRealTimers();
-  });
-
-  test("p-queue's own clear() leaves the promises it handed out pending forever", async () => {
-    const queue = new PQueue({ concurrency: 1 });
-    const gate = deferred();
-    const running = queue.add(() => gate.promise);
-    const queued = track(queue.add(() => 'never runs'));
-    queue.clear();
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(queued.status).toBe('pending'); // a minute later; nothing will ever settle it
-    gate.resolve();
-    await running;
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(queued.status).toBe('pending');
   });
 
   test('through the p-queue front, shutdown settles every promise it handed out', async () => {
@@ -127,18 +115,6 @@ describe('fronts on fake timers', () => {
     expect(() => {
       pool.concurrency = 0;
     }).toThrow(RangeError);
-  });
-
-  test("p-limit's own clearQueue() leaves the promises it handed out pending forever", async () => {
-    const limit = pLimit(1);
-    const gate = deferred();
-    const running = limit(() => gate.promise);
-    const queued = track(limit(() => 'never runs'));
-    limit.clearQueue();
-    gate.resolve();
-    await running;
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(queued.status).toBe('pending');
   });
 
   test('through the p-limit front, shutdown settles every promise, and withdrawn entries never run', async () => {

@@ -545,6 +545,29 @@ describe('shutdown and idle', () => {
     await expect(pool.run(() => 1)).rejects.toThrow(ClosedError);
   });
 
+  test('a queueTimeout message counts the tasks queued besides the caller, and says "1 slot"', async () => {
+    const pool = new WorkerPool({ concurrency: 1, name: 'thumbs', maxQueue: 2 });
+    const gate = deferred();
+    const run = pool.run(() => gate.promise);
+    const queued = [track(pool.run(() => 1, { queueTimeout: 100 })), track(pool.run(() => 2))];
+    await vi.advanceTimersByTimeAsync(100);
+    expect((queued[0]!.reason as Error).message).toBe(
+      'pool "thumbs" gave no slot within 100 ms (1 slot, 1 in use, 1 other waiting)',
+    );
+    // queueTimeout 0 never joins the line: everyone in it is another task
+    await expect(pool.run(() => 3, { queueTimeout: 0 })).rejects.toThrow(
+      'pool "thumbs" gave no slot within 0 ms (1 slot, 1 in use, 1 other waiting)',
+    );
+    pool.run(() => 4).catch(() => {});
+    await expect(pool.run(() => 5)).rejects.toThrow(
+      'pool "thumbs" queue is full (maxQueue 2; 1 slot, 1 in use, 2 waiting)',
+    );
+    gate.resolve();
+    await run;
+    await pool.idle();
+    expect(queued[1]!.value).toBe(2);
+  });
+
   test('QueueFullError comes before a queueTimeout of 0', async () => {
     const pool = new WorkerPool({ concurrency: 1, maxQueue: 0 });
     const gate = deferred();

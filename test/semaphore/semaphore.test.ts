@@ -106,13 +106,35 @@ describe('timeouts', () => {
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.code).toBe('ERR_UNWEDGE_TIMEOUT');
     expect(error.message).toBe(
-      'semaphore "storage-chunks" gave no permit within 250 ms (2 permits, 2 in use, 2 waiting)',
+      'semaphore "storage-chunks" gave no permit within 250 ms (2 permits, 2 in use, 1 other waiting)',
     );
     expect(sem.waiting).toBe(1);
     held.release();
     await flush();
     expect(other.status).toBe('fulfilled');
     expect(sem.available).toBe(1);
+  });
+
+  test('a timeout message counts the waiters besides the caller, and says "1 permit"', async () => {
+    const sem = new Semaphore(1, { name: 'db' });
+    const held = await sem.acquire();
+    const alone = track(sem.run(() => 1, { timeout: 100 }));
+    await vi.advanceTimersByTimeAsync(100);
+    expect((alone.reason as Error).message).toBe(
+      'semaphore "db" gave no permit within 100 ms (1 permit, 1 in use, 0 others waiting)',
+    );
+    const behind = track(sem.acquire());
+    const timed = [track(sem.acquire({ timeout: 50 })), track(sem.acquire({ timeout: 50 }))];
+    await vi.advanceTimersByTimeAsync(50);
+    expect((timed[0]!.reason as Error).message).toMatch(/\(1 permit, 1 in use, 2 others waiting\)$/);
+    expect((timed[1]!.reason as Error).message).toMatch(/\(1 permit, 1 in use, 1 other waiting\)$/);
+    // timeout 0 never joins the line: everyone in it is another waiter
+    await expect(sem.acquire({ timeout: 0 })).rejects.toThrow(
+      'semaphore "db" gave no permit within 0 ms (1 permit, 1 in use, 1 other waiting)',
+    );
+    held.release();
+    await flush();
+    (behind.value as { release(): void }).release();
   });
 
   test('a timed-out head lets the waiters behind it be served', async () => {
@@ -294,6 +316,15 @@ describe('run', () => {
     expect(sem.available).toBe(2);
   });
 
+  test('a holder of the only permit that waits for it is told so in one sentence, with "1 nested wait"', async () => {
+    const sem = new Semaphore(1, { name: 'config', detectDeadlocks: true });
+    const outer = sem.run(() => sem.run(() => 'never'));
+    await expect(outer).rejects.toThrow(
+      'semaphore "config" would deadlock: its only permit is held by a caller that waits for it itself (run()); rejected 1 nested wait',
+    );
+    expect([sem.available, sem.waiting]).toEqual([1, 0]);
+  });
+
   test('with deadlock detection on, waits made after a run() has settled do not count as blocking it', async () => {
     const sem = new Semaphore(1, { detectDeadlocks: true });
     const late: Array<ReturnType<typeof track>> = [];
@@ -412,7 +443,7 @@ describe('getters and names', () => {
     const sem = new Semaphore(3);
     const held = await sem.acquire({ weight: 2 });
     await expect(sem.acquire({ weight: 2, timeout: 0 })).rejects.toThrow(
-      'semaphore gave no 2 permits within 0 ms (3 permits, 2 in use, 0 waiting)',
+      'semaphore gave no 2 permits within 0 ms (3 permits, 2 in use, 0 others waiting)',
     );
     held.release();
   });
