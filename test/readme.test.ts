@@ -90,8 +90,8 @@ function tsc(): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [bin, '-p', dir, '--pretty', 'false'],
-      { timeout: 90_000 },
+      [bin, '-p', '.', '--pretty', 'false'],
+      { cwd: dir, timeout: 90_000 },
       (error, stdout) => {
         // Exit code 2: errors were found (and the JavaScript still emitted); anything else is a crash.
         if (error !== null && error.code !== 2) reject(error);
