@@ -1,3 +1,28 @@
+/**
+ * Non-blocking concurrency primitives for Node.js services: every wait is bounded, cancellable
+ * and visible. A {@link Semaphore}, a {@link WorkerPool}, a {@link BoundedQueue}, {@link fanOut},
+ * a {@link TaskRegistry} for background work and {@link withTimeout}; each wait takes a `timeout`
+ * in ms and an `AbortSignal`, and every failure of ours is an {@link UnwedgeError} with a stable
+ * `code`. The other entry points: `unwedge/redis` (one limit across processes), `unwedge/inspect`
+ * and `unwedge/inspect/http` (see what waits, and for how long), and the fronts `unwedge/piscina`,
+ * `unwedge/p-queue` and `unwedge/p-limit` (the pool contract for pools you already run).
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { Semaphore, TimeoutError } from 'unwedge';
+ * const db = new Semaphore(1, { name: 'db' });
+ * const slow = db.run(() => sleep(200)); // holds the only permit for 200 ms
+ * try {
+ *   await db.run(() => sleep(10), { timeout: 50 });
+ * } catch (error) {
+ *   if (error instanceof TimeoutError) console.log(error.code); // → ERR_UNWEDGE_TIMEOUT
+ * }
+ * await slow;
+ * ```
+ * @module unwedge
+ */
+
 // The public surface of unwedge, on one screen.
 
 export {

@@ -6,7 +6,18 @@ import { bound } from './core/wait.js';
 import type { Link } from './core/waiters.js';
 import { TimeoutError } from './errors.js';
 
-/** Options of {@link withTimeout}. */
+/**
+ * Options of {@link withTimeout}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type WithTimeoutOptions, withTimeout } from 'unwedge';
+ * const request = new AbortController(); // aborted when the client goes away
+ * const options: WithTimeoutOptions = { name: 'db-connect', signal: request.signal };
+ * console.log(await withTimeout((signal) => sleep(10, 'connected', { signal }), 2_000, options)); // → connected
+ * ```
+ */
 export interface WithTimeoutOptions {
   /** Gives up when aborted, rejecting with exactly `signal.reason` (and aborting the work's signal). */
   signal?: AbortSignal;
@@ -16,7 +27,20 @@ export interface WithTimeoutOptions {
 
 const WITH_TIMEOUT_KEYS = ['signal', 'name'] as const;
 
-/** Work for {@link withTimeout}: a promise, or a function given a signal that aborts when time is up. */
+/**
+ * Work for {@link withTimeout}: a promise, or a function given a signal that aborts when time is up.
+ * Prefer the function: a promise can only be raced, and runs on after a timeout.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type Work, withTimeout } from 'unwedge';
+ * const stoppable: Work<string> = (signal) => sleep(10, 'a function', { signal });
+ * const raced: Work<string> = sleep(10, 'a promise');
+ * console.log(await withTimeout(stoppable, 1_000)); // → a function
+ * console.log(await withTimeout(raced, 1_000)); // → a promise
+ * ```
+ */
 export type Work<T> = PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike<T>);
 
 /**
@@ -31,17 +55,23 @@ export type Work<T> = PromiseLike<T> | ((signal: AbortSignal) => T | PromiseLike
  *
  * @example
  * ```ts
- * import { connect } from 'node:net';
+ * import { once } from 'node:events';
+ * import { connect, createServer, type Socket } from 'node:net';
  * import { withTimeout } from 'unwedge';
+ * const database = createServer((s) => s.end()).listen(0, '127.0.0.1'); // stands in for one
+ * await once(database, 'listening');
+ * const { port } = database.address() as { port: number };
  * const socket = await withTimeout(
  *   (signal) =>
- *     new Promise((resolve, reject) => {
- *       const s = connect({ host: '127.0.0.1', port: 5432, signal }, () => resolve(s));
+ *     new Promise<Socket>((resolve, reject) => {
+ *       const s = connect({ host: '127.0.0.1', port, signal }, () => resolve(s));
  *       s.once('error', reject);
  *     }),
  *   2_000,
- *   { name: 'db-connect' },
+ *   { name: 'db-connect' }, // TimeoutError: "db-connect" timed out after 2000 ms
  * );
+ * socket.destroy();
+ * database.close();
  * ```
  */
 export function withTimeout<T>(

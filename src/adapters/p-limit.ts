@@ -1,10 +1,29 @@
+/**
+ * The pool contract for a p-limit 7 limiter: {@link LimitPool}. `p-limit` is an optional peer
+ * dependency: pass your own limiter.
+ *
+ * @module unwedge/p-limit
+ */
 // A front for a p-limit limiter (7.x): the limiter keeps its order and limit, and the front gives
 // it the pool contract. p-limit's own `clearQueue()` drops queued calls and leaves their promises
 // pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
 import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool/index.js';
 
-/** What the front uses of a `pLimit()` limiter: pass the limiter itself (p-limit is never imported here). */
+/**
+ * What the front uses of a `pLimit()` limiter: pass the limiter itself (p-limit is never imported here).
+ *
+ * @example
+ * ```ts
+ * import pLimit from 'p-limit';
+ * import { type LimitLike, LimitPool } from 'unwedge/p-limit';
+ * const limit: LimitLike = pLimit(8); // its other callers keep sharing its limit
+ * const pool = new LimitPool(limit, { name: 'uploads' });
+ * pool.concurrency = 4; // sets the limiter's
+ * console.log(limit.concurrency); // → 4
+ * await pool.shutdown();
+ * ```
+ */
 export interface LimitLike {
   (fn: () => unknown): Promise<unknown>;
   /** Calls running. */
@@ -25,10 +44,12 @@ export interface LimitLike {
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import pLimit from 'p-limit';
  * import { LimitPool } from 'unwedge/p-limit';
  * const pool = new LimitPool(pLimit(8), { name: 'uploads', maxQueue: 100 });
- * await pool.run((signal) => fetch('http://127.0.0.1:9000/upload', { method: 'POST', signal }), { queueTimeout: 1_000 });
+ * // the task: any work that stops when its signal aborts, e.g. fetch(url, { method: 'POST', signal })
+ * console.log(await pool.run((signal) => sleep(10, 'uploaded', { signal }), { queueTimeout: 1_000 })); // → uploaded
  * await pool.shutdown();
  * ```
  */

@@ -1,10 +1,28 @@
+/**
+ * The pool contract for a p-queue 9 `PQueue`: {@link PQueuePool}. `p-queue` is an optional peer
+ * dependency: pass your own queue.
+ *
+ * @module unwedge/p-queue
+ */
 // A front for a p-queue `PQueue` (9.x): the queue keeps its order and limit, and the front gives it
 // the pool contract. p-queue's own `clear()` drops queued tasks and leaves the promises it handed
 // out pending forever; through the front, every `run()` settles, on shutdown included.
 import * as check from '../core/validate.js';
 import { BasePool, beginQueued, type Job, POOL_KEYS, type Pool, type PoolOptions } from '../pool/index.js';
 
-/** What the front uses of a `PQueue`: pass the queue itself (p-queue is never imported here). */
+/**
+ * What the front uses of a `PQueue`: pass the queue itself (p-queue is never imported here).
+ *
+ * @example
+ * ```ts
+ * import PQueue from 'p-queue';
+ * import { type PQueueLike, PQueuePool } from 'unwedge/p-queue';
+ * const queue: PQueueLike = new PQueue({ concurrency: 4 }); // its other users keep sharing its limit
+ * const pool = new PQueuePool(queue, { name: 'thumbnails' });
+ * console.log(pool.concurrency); // → 4
+ * await pool.shutdown();
+ * ```
+ */
 export interface PQueueLike {
   /** Queues `fn`; `signal` withdraws it while it is queued. */
   add(fn: () => unknown, options?: { signal?: AbortSignal }): Promise<unknown>;
@@ -29,11 +47,15 @@ const WITHDRAWN = 'unwedge: withdrawn from the queue';
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import PQueue from 'p-queue';
  * import { PQueuePool } from 'unwedge/p-queue';
  * const pool = new PQueuePool(new PQueue({ concurrency: 4 }), { name: 'thumbnails' });
- * const body = await pool.run((signal) => fetch('http://127.0.0.1:9000/a.png', { signal }), { timeout: 5_000 });
+ * // the task: any work that stops when its signal aborts, e.g. fetch(url, { signal })
+ * console.log(await pool.run((signal) => sleep(10, 'a.png', { signal }), { timeout: 5_000 })); // → a.png
+ * const hung = pool.run(() => new Promise(() => {})).catch((error) => error.code); // ignores its signal
  * await pool.shutdown(); // every promise the front handed out settles
+ * console.log(await hung); // → ERR_UNWEDGE_CLOSED
  * ```
  */
 export class PQueuePool extends BasePool implements Pool {

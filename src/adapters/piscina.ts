@@ -1,3 +1,9 @@
+/**
+ * The pool contract for a piscina 5 pool of worker threads: {@link PiscinaPool}. `piscina` is an
+ * optional peer dependency: pass your own `Piscina` instance.
+ *
+ * @module unwedge/piscina
+ */
 // A front for a piscina pool (5.x): the front keeps the line (bounded, FIFO, cancellable) and hands
 // piscina a task only when a worker is free, so `run()` gets the pool contract. Shutdown without
 // drain ends the worker threads through piscina's own destroy(), including a thread stuck in
@@ -16,7 +22,23 @@ import {
   WorkerPool,
 } from '../pool/index.js';
 
-/** What the front uses of a `Piscina` instance: pass the pool itself (piscina is never imported here). */
+/**
+ * What the front uses of a `Piscina` instance: pass the pool itself (piscina is never imported here).
+ *
+ * @example
+ * ```ts
+ * import { Piscina } from 'piscina';
+ * import { type PiscinaLike, PiscinaPool } from 'unwedge/piscina';
+ * // resize.cjs: module.exports = ({ width }) => `resized to ${width} px`;
+ * const piscina: PiscinaLike<{ width: number }, string> = new Piscina({
+ *   filename: new URL('./resize.cjs', import.meta.url).href,
+ *   maxThreads: 2,
+ * });
+ * const pool = new PiscinaPool(piscina);
+ * console.log(pool.concurrency); // → 2
+ * await pool.shutdown();
+ * ```
+ */
 export interface PiscinaLike<In, Out> {
   // `transferList` is typed `never[]` so that any piscina version's own list type accepts it.
   /** Runs `task` on a worker thread; `signal` aborts it. */
@@ -35,13 +57,38 @@ export interface PiscinaLike<In, Out> {
   };
 }
 
-/** Options of {@link PiscinaPool}. */
+/**
+ * Options of {@link PiscinaPool}.
+ *
+ * @example
+ * ```ts
+ * import { Piscina } from 'piscina';
+ * import { PiscinaPool, type PiscinaPoolOptions } from 'unwedge/piscina';
+ * const options: PiscinaPoolOptions = { name: 'resize', concurrency: 2, maxQueue: 100, timeout: 2_000 };
+ * const pool = new PiscinaPool(new Piscina({ filename: new URL('./resize.cjs', import.meta.url).href }), options);
+ * console.log(await pool.run({ width: 64 })); // → resized to 64 px
+ * await pool.shutdown();
+ * ```
+ */
 export interface PiscinaPoolOptions extends PoolOptions {
   /** Tasks handed to piscina at once. Default: its `maxThreads × concurrentTasksPerWorker`. */
   concurrency?: number;
 }
 
-/** Options of {@link PiscinaPool.run}: the pool's, plus piscina's own per-task options. */
+/**
+ * Options of {@link PiscinaPool.run}: the pool's, plus piscina's own per-task options.
+ *
+ * @example
+ * ```ts
+ * import { Piscina } from 'piscina';
+ * import { PiscinaPool, type PiscinaRunOptions } from 'unwedge/piscina';
+ * const pool = new PiscinaPool(new Piscina({ filename: new URL('./resize.cjs', import.meta.url).href }));
+ * const request = new AbortController(); // aborted when the client goes away
+ * const options: PiscinaRunOptions = { signal: request.signal, timeout: 2_000, queueTimeout: 500 };
+ * console.log(await pool.run({ width: 128 }, options)); // → resized to 128 px
+ * await pool.shutdown();
+ * ```
+ */
 export interface PiscinaRunOptions extends PoolRunOptions {
   /** The worker's exported function to call (piscina's `name`). */
   name?: string;
@@ -61,13 +108,15 @@ const PISCINA_RUN_KEYS = [...RUN_KEYS, 'name', 'transferList'] as const;
  *
  * @example
  * ```ts
- * import Piscina from 'piscina';
+ * import { Piscina } from 'piscina';
  * import { PiscinaPool } from 'unwedge/piscina';
- * const pool = new PiscinaPool(new Piscina({ filename: new URL('./resize.mjs', import.meta.url).href }), {
+ * // resize.cjs: module.exports = ({ width }) => `resized to ${width} px`;
+ * const pool = new PiscinaPool(new Piscina({ filename: new URL('./resize.cjs', import.meta.url).href }), {
  *   name: 'resize',
  *   timeout: 2_000,
  * });
- * const thumbnail = await pool.run({ path: 'a.png', width: 64 });
+ * const thumbnail = await pool.run({ width: 64 });
+ * console.log(thumbnail); // → resized to 64 px
  * await pool.shutdown(); // the threads are gone when this resolves
  * ```
  */

@@ -18,7 +18,24 @@ export const waitEnd = channel('unwedge:wait:end');
 /** Published when a task fails and its failure is reported: a {@link TaskErrorMessage}. */
 export const taskError = channel('unwedge:task:error');
 
-/** The message of `unwedge:wait:start`. */
+/**
+ * The message of `unwedge:wait:start`.
+ *
+ * @example
+ * ```ts
+ * import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+ * import { BoundedQueue } from 'unwedge';
+ * import { channels, type WaitStartMessage } from 'unwedge/inspect';
+ * const onStart = (message: unknown) => {
+ *   const { kind, name, what, timeout } = message as WaitStartMessage;
+ *   if (name === 'start-demo') console.log(kind, what, timeout); // → queue get 20
+ * };
+ * subscribe(channels.waitStart, onStart);
+ * const jobs = new BoundedQueue<string>({ capacity: 1, name: 'start-demo' });
+ * await jobs.get({ timeout: 20 }).catch(() => {}); // empty: it waits, then times out
+ * unsubscribe(channels.waitStart, onStart);
+ * ```
+ */
 export interface WaitStartMessage {
   /** Unique in the process; the same in the wait's `unwedge:wait:end` message. */
   readonly id: number;
@@ -32,7 +49,27 @@ export interface WaitStartMessage {
   readonly timeout: number | undefined;
 }
 
-/** The message of `unwedge:wait:end`. */
+/**
+ * The message of `unwedge:wait:end`.
+ *
+ * @example
+ * ```ts
+ * import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+ * import { Semaphore } from 'unwedge';
+ * import { channels, type WaitEndMessage } from 'unwedge/inspect';
+ * const onEnd = (message: unknown) => {
+ *   const { name, what, outcome, duration } = message as WaitEndMessage;
+ *   if (name === 'end-demo') console.log(what, outcome, duration >= 0); // → acquire 1 permit granted true
+ * };
+ * subscribe(channels.waitEnd, onEnd);
+ * const sem = new Semaphore(1, { name: 'end-demo' });
+ * const permit = await sem.acquire();
+ * const next = sem.acquire(); // parks until the permit is released
+ * permit.release();
+ * (await next).release();
+ * unsubscribe(channels.waitEnd, onEnd);
+ * ```
+ */
 export interface WaitEndMessage extends WaitStartMessage {
   /** How it ended: `granted`, `timeout`, `aborted`, `closed` or `failed`. */
   readonly outcome: WaitOutcome;
@@ -40,7 +77,27 @@ export interface WaitEndMessage extends WaitStartMessage {
   readonly duration: number;
 }
 
-/** The message of `unwedge:task:error`. */
+/**
+ * The message of `unwedge:task:error`.
+ *
+ * @example
+ * ```ts
+ * import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+ * import { TaskRegistry } from 'unwedge';
+ * import { channels, type TaskErrorMessage } from 'unwedge/inspect';
+ * const onTaskError = (message: unknown) => {
+ *   const { kind, name, task, error } = message as TaskErrorMessage;
+ *   if (name === 'workers') console.log(kind, name, task, (error as Error).message); // → registry workers cache-warmer ECONNREFUSED
+ * };
+ * subscribe(channels.taskError, onTaskError);
+ * const tasks = new TaskRegistry({ name: 'workers', onError: () => {} });
+ * tasks.spawn('cache-warmer', async () => {
+ *   throw new Error('ECONNREFUSED');
+ * });
+ * await tasks.shutdown();
+ * unsubscribe(channels.taskError, onTaskError);
+ * ```
+ */
 export interface TaskErrorMessage {
   /** `queue` (a consumer's handler), `pool`, `registry`, `redis` (a release Redis did not take). */
   readonly kind: string;

@@ -10,7 +10,32 @@
 import type { Omitted, Sample } from './sample.js';
 import { type Link, WaiterList } from './waiters.js';
 
-/** How a wait ended: served, its timeout, its signal, its primitive closed, or another error. */
+/**
+ * How a wait ended: served, its timeout, its signal, its primitive closed, or another error.
+ *
+ * @example
+ * ```ts
+ * import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+ * import { Semaphore } from 'unwedge';
+ * import { channels, type WaitEndMessage, type WaitOutcome } from 'unwedge/inspect';
+ * const outcomes: WaitOutcome[] = [];
+ * const onEnd = (message: unknown) => {
+ *   const { name, outcome } = message as WaitEndMessage;
+ *   if (name === 'outcome-demo') outcomes.push(outcome);
+ * };
+ * subscribe(channels.waitEnd, onEnd);
+ * const sem = new Semaphore(1, { name: 'outcome-demo' });
+ * const permit = await sem.acquire();
+ * const cancel = new AbortController();
+ * const aborted = sem.acquire({ signal: cancel.signal }).catch(() => {});
+ * await sem.acquire({ timeout: 10 }).catch(() => {});
+ * cancel.abort();
+ * await aborted;
+ * permit.release();
+ * unsubscribe(channels.waitEnd, onEnd);
+ * console.log(outcomes); // → [ 'timeout', 'aborted' ]
+ * ```
+ */
 export type WaitOutcome = 'granted' | 'timeout' | 'aborted' | 'closed' | 'failed';
 
 /** The stack of the call that started a wait, captured with `Error.captureStackTrace`. */

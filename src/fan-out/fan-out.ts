@@ -23,12 +23,20 @@ import { Run } from './run.js';
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import { fanOut, Semaphore } from 'unwedge';
  * const STORAGE_CHUNKS = new Semaphore(32, { name: 'storage-chunks' }); // one per process
- * const chunks = await fanOut(chunkIds, (id, { signal }) => download(id, { signal }), {
- *   window: 8,
- *   semaphores: [STORAGE_CHUNKS],
+ * const download = (id: number, { signal }: { signal: AbortSignal }) => sleep(10, `chunk ${id}`, { signal });
+ * const chunks = await fanOut([1, 2, 3], (id, { signal }) => download(id, { signal }), {
+ *   window: 8, // at most 8 downloads in flight for this call
+ *   semaphores: [STORAGE_CHUNKS], // at most 32 in the whole process
  * });
+ * console.log(chunks); // → [ 'chunk 1', 'chunk 2', 'chunk 3' ]
+ * const settled = await fanOut([1, 2], async (id) => (id === 2 ? Promise.reject(new Error('gone')) : id), {
+ *   window: 2,
+ *   settle: true, // an error per item instead of the first error for all
+ * });
+ * console.log(settled.map((r) => r.status)); // → [ 'fulfilled', 'rejected' ]
  * ```
  */
 export function fanOut<T, R>(

@@ -5,7 +5,20 @@ import { startCall } from '../core/live.js';
 import { type FanOutFn, type FanOutInput, type FanOutOptions, type Parsed, parse } from './options.js';
 import { Run } from './run.js';
 
-/** Options of {@link fanOutIterable}. */
+/**
+ * Options of {@link fanOutIterable}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type FanOutIterableOptions, fanOutIterable } from 'unwedge';
+ * const options: FanOutIterableOptions = { window: 3, ordered: false }; // as they complete
+ * const delays = [30, 10, 20];
+ * for await (const ms of fanOutIterable(delays, (ms, { signal }) => sleep(ms, ms, { signal }), options)) {
+ *   console.log(ms); // 10, then 20, then 30
+ * }
+ * ```
+ */
 export interface FanOutIterableOptions extends FanOutOptions {
   /** Yield results in input order (default) or as they complete (`false`). */
   ordered?: boolean;
@@ -22,10 +35,17 @@ export interface FanOutIterableOptions extends FanOutOptions {
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import { fanOutIterable } from 'unwedge';
- * for await (const row of fanOutIterable(readIds(), (id, { signal }) => fetchRow(id, { signal }), { window: 16 })) {
- *   await write(row);
+ * async function* readIds() {
+ *   for (let id = 1; id <= 1_000; id++) yield id; // e.g. rows of a cursor: read only as needed
  * }
+ * const fetchRow = (id: number, signal: AbortSignal) => sleep(1, { id }, { signal });
+ * let rows = 0;
+ * for await (const row of fanOutIterable(readIds(), (id, { signal }) => fetchRow(id, signal), { window: 8 })) {
+ *   if (row.id > 0) rows++; // e.g. await write(row): at most 8 rows are fetched ahead of it
+ * }
+ * console.log(rows); // → 1000
  * ```
  */
 export function fanOutIterable<T, R>(

@@ -5,7 +5,17 @@
 import * as check from '../core/validate.js';
 import type { SemaphoreLike } from '../semaphore/semaphore.js';
 
-/** What each call of `fn` gets besides its item. */
+/**
+ * What each call of `fn` gets besides its item.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type FanOutContext, fanOut } from 'unwedge';
+ * const label = (name: string, { index, signal }: FanOutContext) => sleep(1, `${index}: ${name}`, { signal });
+ * console.log(await fanOut(['a', 'b'], label, { window: 2 })); // → [ '0: a', '1: b' ]
+ * ```
+ */
 export interface FanOutContext {
   /** Aborted when the fan-out stops: first error (without `settle`), `options.signal`, or the consumer leaving. */
   signal: AbortSignal;
@@ -13,18 +23,66 @@ export interface FanOutContext {
   index: number;
 }
 
-/** The function {@link fanOut} calls for each item. */
+/**
+ * The function {@link fanOut} calls for each item.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type FanOutFn, fanOut } from 'unwedge';
+ * const double: FanOutFn<number, number> = (n, { signal }) => sleep(1, n * 2, { signal });
+ * console.log(await fanOut([1, 2, 3], double, { window: 2 })); // → [ 2, 4, 6 ]
+ * ```
+ */
 export type FanOutFn<T, R> = (item: T, context: FanOutContext) => R | PromiseLike<R>;
-/** What {@link fanOut} reads items from: any iterable, sync or async (a generator, a stream). */
+/**
+ * What {@link fanOut} reads items from: any iterable, sync or async (a generator, a stream).
+ *
+ * @example
+ * ```ts
+ * import { Readable } from 'node:stream';
+ * import { type FanOutInput, fanOut } from 'unwedge';
+ * const lines: FanOutInput<string> = Readable.from(['a', 'b', 'c']); // read as the window frees
+ * console.log(await fanOut(lines, (line) => line.toUpperCase(), { window: 2 })); // → [ 'A', 'B', 'C' ]
+ * ```
+ */
 export type FanOutInput<T> = Iterable<T> | AsyncIterable<T>;
 
-/** A pool that calls can be submitted to: `WorkerPool`, or any front with its `run` contract. */
+/**
+ * A pool that calls can be submitted to: `WorkerPool`, or any front with its `run` contract.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { fanOut, type PoolLike, WorkerPool } from 'unwedge';
+ * const thumbnails = new WorkerPool({ concurrency: 2, name: 'thumbnails' }); // shared by every request
+ * const pool: PoolLike = thumbnails; // or a front: unwedge/piscina, unwedge/p-queue, unwedge/p-limit
+ * const sizes = await fanOut([64, 128, 256], (px, { signal }) => sleep(5, `${px}px`, { signal }), { window: 3, pool });
+ * console.log(sizes); // → [ '64px', '128px', '256px' ]
+ * await thumbnails.shutdown();
+ * ```
+ */
 export interface PoolLike {
   /** Runs `task` with a signal that aborts when `options.signal` does (or the pool shuts down). */
   run<R>(task: (signal: AbortSignal) => R | PromiseLike<R>, options?: { signal?: AbortSignal }): Promise<R>;
 }
 
-/** Options of {@link fanOut} and {@link fanOutIterable}. */
+/**
+ * Options of {@link fanOut} and {@link fanOutIterable}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type FanOutOptions, fanOut, Semaphore, WorkerPool } from 'unwedge';
+ * const STORAGE = new Semaphore(32, { name: 'storage' }); // process-wide
+ * const pool = new WorkerPool({ concurrency: 8, name: 'downloads' });
+ * const request = new AbortController(); // aborted when the client goes away
+ * const options: FanOutOptions = { window: 4, semaphores: [STORAGE], pool, signal: request.signal };
+ * const chunks = await fanOut([1, 2, 3, 4, 5], (id, { signal }) => sleep(5, id, { signal }), options);
+ * console.log(chunks); // → [ 1, 2, 3, 4, 5 ]
+ * await pool.shutdown();
+ * ```
+ */
 export interface FanOutOptions {
   /** At most this many calls of `fn` in flight for this fan-out: a positive integer. */
   window: number;

@@ -9,7 +9,18 @@ import type { Omitted, Redact } from '../core/sample.js';
 import { firstSeen, now, type WaitSnapshot } from '../core/track.js';
 import * as check from '../core/validate.js';
 
-/** A snapshot of every live primitive and what waits on it, from {@link inspect}. */
+/**
+ * A snapshot of every live primitive and what waits on it, from {@link inspect}.
+ *
+ * @example
+ * ```ts
+ * import { type InspectReport, inspect } from 'unwedge/inspect';
+ * const report: InspectReport = inspect();
+ * console.log(report.pid === process.pid, typeof report.takenAt); // → true string
+ * const busiest = report.primitives[0]; // the one with the oldest wait, if any waits
+ * if (busiest !== undefined && busiest.waits.length > 0) console.error(`${busiest.kind}: ${busiest.summary}`);
+ * ```
+ */
 export interface InspectReport {
   /** The process the snapshot was taken in. */
   readonly pid: number;
@@ -21,7 +32,22 @@ export interface InspectReport {
   readonly primitives: readonly PrimitiveReport[];
 }
 
-/** One primitive, or one kind of per-call work (`withTimeout`, `fanOut`), in an {@link InspectReport}. */
+/**
+ * One primitive, or one kind of per-call work (`withTimeout`, `fanOut`), in an {@link InspectReport}.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from 'unwedge';
+ * import { inspect, type PrimitiveReport } from 'unwedge/inspect';
+ * const storage = new Semaphore(2, { name: 'report-demo' });
+ * const permit = await storage.acquire({ weight: 2 });
+ * const waiting = storage.acquire().then((p) => p.release()); // parks: both permits are held
+ * const entry: PrimitiveReport = inspect().primitives.find((p) => p.name === 'report-demo')!;
+ * console.log(entry.kind, entry.stats, entry.waits.length); // → semaphore { permits: 2, inUse: 2, waiting: 1 } 1
+ * permit.release();
+ * await waiting;
+ * ```
+ */
 export interface PrimitiveReport {
   /** `semaphore`, `queue`, `pool`, `registry`, `withTimeout`, `fanOut`. */
   readonly kind: string;
@@ -37,12 +63,40 @@ export interface PrimitiveReport {
   readonly omitted: OmittedWaits | undefined;
 }
 
-/** The age ranges {@link OmittedWaits} counts waits in. */
+/**
+ * The age ranges {@link OmittedWaits} counts waits in.
+ *
+ * @example
+ * ```ts
+ * import { type AgeRange, inspect } from 'unwedge/inspect';
+ * const old: AgeRange[] = ['10s-1min', '>=1min'];
+ * for (const p of inspect({ limit: 10 }).primitives) {
+ *   const count = old.reduce((n, range) => n + (p.omitted?.ages[range] ?? 0), 0);
+ *   if (count > 0) console.error(`${p.kind} ${p.name}: ${count} more waits older than 10 s`);
+ * }
+ * ```
+ */
 export type AgeRange = '<10ms' | '10ms-100ms' | '100ms-1s' | '1s-10s' | '10s-1min' | '>=1min';
 
 const AGE_RANGES: readonly AgeRange[] = ['<10ms', '10ms-100ms', '100ms-1s', '1s-10s', '10s-1min', '>=1min'];
 
-/** The waits of a primitive beyond the limit of a dump: counted by age, not listed. */
+/**
+ * The waits of a primitive beyond the limit of a dump: counted by age, not listed.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from 'unwedge';
+ * import { inspect, type OmittedWaits } from 'unwedge/inspect';
+ * const db = new Semaphore(1, { name: 'omitted-demo' });
+ * const permit = await db.acquire();
+ * const line = Array.from({ length: 5 }, () => db.acquire().then((p) => p.release())); // five wait
+ * const entry = inspect({ limit: 2 }).primitives.find((p) => p.name === 'omitted-demo')!;
+ * const omitted: OmittedWaits = entry.omitted!;
+ * console.log(entry.waits.length, omitted.count); // → 2 3
+ * permit.release();
+ * await Promise.all(line);
+ * ```
+ */
 export interface OmittedWaits {
   /** How many. */
   readonly count: number;
@@ -52,7 +106,19 @@ export interface OmittedWaits {
   readonly unknownAge: number;
 }
 
-/** Options of {@link inspect}. */
+/**
+ * Options of {@link inspect}.
+ *
+ * @example
+ * ```ts
+ * import { type InspectOptions, formatInspect, inspect } from 'unwedge/inspect';
+ * const options: InspectOptions = {
+ *   limit: 10, // the 10 oldest waits per primitive; the rest are counted by age
+ *   redact: (name) => name.replace(/[\w.+-]+@[\w.-]+/g, '<email>'), // names may hold user data
+ * };
+ * process.stderr.write(formatInspect(inspect(options)));
+ * ```
+ */
 export interface InspectOptions {
   /**
    * At most this many waits are listed per primitive (and per kind of call), the oldest; the rest
@@ -84,7 +150,22 @@ export function checkInspectOptions(options: InspectOptions | undefined): {
   };
 }
 
-/** One parked caller or running task in a {@link PrimitiveReport}. */
+/**
+ * One parked caller or running task in a {@link PrimitiveReport}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { WorkerPool } from 'unwedge';
+ * import { inspect, type WaitReport } from 'unwedge/inspect';
+ * const pool = new WorkerPool({ concurrency: 1, name: 'wait-report-demo' });
+ * const running = pool.run((signal) => sleep(50, 'done', { signal }), { timeout: 1_000 });
+ * const waits: readonly WaitReport[] = inspect().primitives.find((p) => p.name === 'wait-report-demo')!.waits;
+ * console.log(waits.map((w) => `${w.state} ${w.what} ${w.timeout}`)); // → [ 'running task 1000' ]
+ * await running;
+ * await pool.shutdown();
+ * ```
+ */
 export interface WaitReport {
   /** What it waits for: `acquire 1 permit`, `put`, `get`, `join`, `"db-connect"`, … */
   readonly what: string;
@@ -197,8 +278,15 @@ export function describeWait(w: Pick<WaitReport, 'what' | 'state' | 'timeout'>):
  *
  * @example
  * ```ts
+ * import { BoundedQueue } from 'unwedge';
  * import { formatInspect } from 'unwedge/inspect';
- * process.on('SIGUSR2', () => process.stderr.write(formatInspect()));
+ * const jobs = new BoundedQueue<string>({ capacity: 1, name: 'format-demo' });
+ * await jobs.put('a');
+ * const stuck = jobs.put('b').catch(() => {}); // waits: nobody takes
+ * const text = formatInspect();
+ * console.log(text.split('\n').find((line) => line.startsWith('queue "format-demo"'))); // → queue "format-demo": 1/1 queued, 0 taken and not done, no get yet, 1 put waiting
+ * jobs.shutdown({ immediate: true });
+ * await stuck;
  * ```
  */
 export function formatInspect(report: InspectReport = inspect()): string {

@@ -7,7 +7,23 @@ import { Worker } from 'node:worker_threads';
 import { disposeSymbol } from '../core/compat.js';
 import * as check from '../core/validate.js';
 
-/** A block of the event loop, as {@link watchEventLoop} reports it when the loop runs again. */
+/**
+ * A block of the event loop, as {@link watchEventLoop} reports it when the loop runs again.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type EventLoopBlock, watchEventLoop } from 'unwedge/inspect';
+ * const blocks: EventLoopBlock[] = [];
+ * const loop = watchEventLoop({ threshold: 100, fd: false, onBlock: (block) => blocks.push(block) });
+ * await loop.ready;
+ * const end = Date.now() + 300;
+ * while (Date.now() < end); // a synchronous call that blocks the loop for 300 ms
+ * await sleep(50); // the loop runs again: the block is reported
+ * console.log(blocks.some((block) => block.duration >= 250)); // → true
+ * await loop.stop();
+ * ```
+ */
 export interface EventLoopBlock {
   /**
    * How long the loop was blocked, in ms: at least this long (the time between two heartbeats,
@@ -20,7 +36,27 @@ export interface EventLoopBlock {
   readonly threshold: number;
 }
 
-/** Options of {@link watchEventLoop}. */
+/**
+ * Options of {@link watchEventLoop}.
+ *
+ * @example
+ * ```ts
+ * import { openSync, closeSync } from 'node:fs';
+ * import { tmpdir } from 'node:os';
+ * import { join } from 'node:path';
+ * import { watchEventLoop, type WatchEventLoopOptions } from 'unwedge/inspect';
+ * const log = openSync(join(tmpdir(), 'event-loop.log'), 'a');
+ * const options: WatchEventLoopOptions = {
+ *   threshold: 200, // a turn longer than 200 ms is a block
+ *   repeat: 1_000, // while it lasts, a line every second
+ *   fd: log, // written from the worker thread, while the main thread is stuck
+ *   onBlock: (block) => console.error(`blocked for ${block.duration} ms`),
+ * };
+ * const loop = watchEventLoop(options);
+ * await loop.stop();
+ * closeSync(log);
+ * ```
+ */
 export interface WatchEventLoopOptions {
   /** A turn of the event loop longer than this many ms (> 0) counts as a block. */
   threshold: number;
@@ -37,7 +73,18 @@ export interface WatchEventLoopOptions {
 
 const WATCH_EVENT_LOOP_KEYS = ['threshold', 'repeat', 'fd', 'onBlock'] as const;
 
-/** A running {@link watchEventLoop}. */
+/**
+ * A running {@link watchEventLoop}.
+ *
+ * @example
+ * ```ts
+ * import { type EventLoopWatcher, watchEventLoop } from 'unwedge/inspect';
+ * const loop: EventLoopWatcher = watchEventLoop({ threshold: 200 });
+ * await loop.ready; // the worker thread watches from now on
+ * // ... at shutdown:
+ * await loop.stop(); // the worker has exited
+ * ```
+ */
 export interface EventLoopWatcher {
   /** Resolves once the worker watches (a block before that goes unreported live). */
   readonly ready: Promise<void>;
@@ -83,10 +130,14 @@ parentPort.postMessage('ready');
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import { watchEventLoop } from 'unwedge/inspect';
  * const loop = watchEventLoop({ threshold: 200 });
- * // stderr, during a 2 s readFileSync: "unwedge: event loop blocked for 248 ms and counting", ...
- * // then: "unwedge: the event loop was blocked for 1998 ms (threshold 200 ms)"
+ * await loop.ready;
+ * const end = Date.now() + 500;
+ * while (Date.now() < end); // e.g. a large JSON.parse or readFileSync
+ * // stderr while it lasts: "unwedge: event loop blocked for … ms and counting"
+ * await sleep(50); // the loop runs again: "unwedge: the event loop was blocked for … ms (threshold 200 ms)"
  * await loop.stop();
  * ```
  */

@@ -1,4 +1,9 @@
-// The dump where operators look: a `/debug/unwedge` route, and a signal that writes it to stderr.
+/**
+ * The dump where operators look: a `/debug/unwedge` route ({@link createInspectHandler}) and a
+ * signal that writes it to stderr ({@link dumpOnSignal}).
+ *
+ * @module unwedge/inspect/http
+ */
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -7,10 +12,38 @@ import { unuseTiming, useTiming } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { checkInspectOptions, formatInspect, inspect } from './dump.js';
 
-/** A `node:http` request handler, also usable as Express middleware (its `next` is never called). */
+/**
+ * A `node:http` request handler, also usable as Express middleware (its `next` is never called).
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createInspectHandler, type InspectHandler } from 'unwedge/inspect/http';
+ * const debug: InspectHandler = createInspectHandler();
+ * // Express: app.get('/debug/unwedge', debug)
+ * const server = createServer((req, res) => (req.url?.startsWith('/debug/unwedge') ? debug(req, res) : res.end()));
+ * server.close(); // never listened here
+ * ```
+ */
 export type InspectHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Options of {@link createInspectHandler}. */
+/**
+ * Options of {@link createInspectHandler}.
+ *
+ * @example
+ * ```ts
+ * import { createInspectHandler, type InspectHandlerOptions } from 'unwedge/inspect/http';
+ * const options: InspectHandlerOptions = {
+ *   allowedHosts: ['localhost', '127.0.0.1', 'api-7f9c.internal'], // the names it is reached by
+ *   token: process.env.UNWEDGE_DEBUG_TOKEN ?? 'change-me', // Authorization: Bearer <token>
+ *   limit: 50, // waits listed per primitive by default
+ *   maxLimit: 500, // the most ?limit= may ask for
+ *   redact: (name) => name.replace(/[\w.+-]+@[\w.-]+/g, '<email>'),
+ * };
+ * const debug = createInspectHandler(options);
+ * console.log(typeof debug); // → function
+ * ```
+ */
 export interface InspectHandlerOptions {
   /**
    * The host names (the `Host` header without its port) it answers; any other gets 403, so that
@@ -52,14 +85,25 @@ const LOOPBACK = ['localhost', '127.0.0.1', '::1'];
  *
  * @example
  * ```ts
+ * import { once } from 'node:events';
  * import { createServer } from 'node:http';
  * import { createInspectHandler } from 'unwedge/inspect/http';
- * const debug = createInspectHandler({ token: process.env.DEBUG_TOKEN });
- * createServer((req, res) => {
+ * const token = process.env.DEBUG_TOKEN ?? 'change-me';
+ * const debug = createInspectHandler({ token });
+ * const server = createServer((req, res) => {
  *   if (req.url?.startsWith('/debug/unwedge')) return debug(req, res);
  *   res.end('hello');
- * }).listen(9464, '127.0.0.1');
- * // curl -H "Authorization: Bearer $DEBUG_TOKEN" http://127.0.0.1:9464/debug/unwedge
+ * }).listen(0, '127.0.0.1'); // an internal port
+ * await once(server, 'listening');
+ * const { port } = server.address() as { port: number };
+ * // curl -H "Authorization: Bearer $DEBUG_TOKEN" http://127.0.0.1:<port>/debug/unwedge
+ * const res = await fetch(`http://127.0.0.1:${port}/debug/unwedge`, { headers: { authorization: `Bearer ${token}` } });
+ * console.log(res.status, (await res.text()).startsWith('unwedge: ')); // → 200 true
+ * const json = await fetch(`http://127.0.0.1:${port}/debug/unwedge?format=json`); // no token
+ * console.log(json.status); // → 401
+ * await json.body?.cancel();
+ * server.close();
+ * server.closeAllConnections();
  * ```
  */
 export function createInspectHandler(options?: InspectHandlerOptions): InspectHandler {
@@ -161,7 +205,19 @@ function infinity(_key: string, value: unknown): unknown {
   return value === Number.POSITIVE_INFINITY ? 'Infinity' : value;
 }
 
-/** Stops what {@link dumpOnSignal} started; also a `Disposable`. */
+/**
+ * Stops what {@link dumpOnSignal} started; also a `Disposable`.
+ *
+ * @example
+ * ```ts
+ * import { type Disposer, dumpOnSignal } from 'unwedge/inspect/http';
+ * {
+ *   using _stop: Disposer = dumpOnSignal('SIGUSR2');
+ *   // ... kill -USR2 <pid> writes the dump while this block runs
+ * } // the listener is removed here
+ * console.log(process.listenerCount('SIGUSR2')); // → 0
+ * ```
+ */
 export interface Disposer {
   /** Removes the signal listener. Idempotent. */
   (): void;
@@ -169,7 +225,24 @@ export interface Disposer {
   [Symbol.dispose](): void;
 }
 
-/** Options of {@link dumpOnSignal}. */
+/**
+ * Options of {@link dumpOnSignal}.
+ *
+ * @example
+ * ```ts
+ * import { once } from 'node:events';
+ * import { type DumpOnSignalOptions, dumpOnSignal } from 'unwedge/inspect/http';
+ * const options: DumpOnSignalOptions = {
+ *   write: (text) => console.log(text.split('\n')[0]!.startsWith('unwedge: ')), // → true
+ *   limit: 20,
+ * };
+ * const stop = dumpOnSignal('SIGUSR2', options);
+ * const signalled = once(process, 'SIGUSR2');
+ * process.kill(process.pid, 'SIGUSR2'); // as `kill -USR2 <pid>` would
+ * await signalled;
+ * stop();
+ * ```
+ */
 export interface DumpOnSignalOptions {
   /** Receives the text. Default: stderr. */
   write?: (text: string) => void;
@@ -190,7 +263,7 @@ const DUMP_KEYS = ['write', 'limit', 'redact'] as const;
  * @example
  * ```ts
  * import { dumpOnSignal } from 'unwedge/inspect/http';
- * const stop = dumpOnSignal(); // then: kill -USR2 <pid>
+ * const stop = dumpOnSignal(); // then: kill -USR2 <pid>, and the dump is on stderr
  * // ... at shutdown:
  * stop();
  * ```

@@ -1,8 +1,14 @@
-// See every stuck wait. A Node process has no py-spy for promises: an `await` that never resumes
-// leaves no stack behind. But every wait in unwedge goes through one mechanism that knows what is
-// parked, on what, since when and (with origins on) from where, so it can be dumped on demand,
-// watched for stalls, and published on diagnostics_channel. A blocked event loop is watched from
-// a worker thread, the only place that can still speak while the main thread is stuck.
+/**
+ * See every stuck wait. A Node process has no py-spy for promises: an `await` that never resumes
+ * leaves no stack behind. But every wait in unwedge goes through one mechanism that knows what is
+ * parked, on what, since when and (with origins on) from where, so it can be dumped on demand
+ * ({@link inspect}, {@link formatInspect}), watched for stalls ({@link watchStalls}), and published
+ * on diagnostics_channel ({@link channels}). A blocked event loop is watched from a worker thread,
+ * the only place that can still speak while the main thread is stuck ({@link watchEventLoop}).
+ * Nothing here keeps the process alive. The HTTP route and the signal are in `unwedge/inspect/http`.
+ *
+ * @module unwedge/inspect
+ */
 
 import { flags, retime } from '../core/track.js';
 import * as check from '../core/validate.js';
@@ -33,12 +39,19 @@ export { type Stall, type Watcher, type WatchStallsOptions, watchStalls, writeSt
  *
  * @example
  * ```ts
- * import { subscribe } from 'node:diagnostics_channel';
+ * import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+ * import { Semaphore } from 'unwedge';
  * import { channels, type WaitEndMessage } from 'unwedge/inspect';
- * subscribe(channels.waitEnd, (message) => {
- *   const { kind, name, outcome, duration } = message as WaitEndMessage;
- *   if (duration > 1_000) console.warn(`${kind} ${name ?? ''} waited ${Math.round(duration)} ms: ${outcome}`);
- * });
+ * const onEnd = (message: unknown) => {
+ *   const { kind, name, what, outcome } = message as WaitEndMessage;
+ *   console.log(`${kind} ${name}: ${what} ${outcome}`); // → semaphore channels-demo: acquire 1 permit timeout
+ * };
+ * subscribe(channels.waitEnd, onEnd);
+ * const sem = new Semaphore(1, { name: 'channels-demo' });
+ * const permit = await sem.acquire(); // no wait: nothing published
+ * await sem.acquire({ timeout: 10 }).catch(() => {}); // parks, then times out
+ * permit.release();
+ * unsubscribe(channels.waitEnd, onEnd);
  * ```
  */
 export const channels = {
@@ -50,7 +63,18 @@ export const channels = {
   taskError: 'unwedge:task:error',
 } as const;
 
-/** Options of {@link configure}. */
+/**
+ * Options of {@link configure}.
+ *
+ * @example
+ * ```ts
+ * import { configure, type InspectConfig } from 'unwedge/inspect';
+ * const config: InspectConfig = { captureOrigins: true, recordAges: true };
+ * const previous = configure(config);
+ * console.log(previous); // → { captureOrigins: false, recordAges: false }
+ * configure(previous);
+ * ```
+ */
 export interface InspectConfig {
   /**
    * Record the stack of the call that started each wait (`Error.captureStackTrace`, trimmed to
@@ -78,10 +102,16 @@ const CONFIG_KEYS = ['captureOrigins', 'recordAges'] as const;
  *
  * @example
  * ```ts
- * import { configure, formatInspect } from 'unwedge/inspect';
+ * import { BoundedQueue } from 'unwedge';
+ * import { configure, inspect } from 'unwedge/inspect';
  * const previous = configure({ captureOrigins: true }); // for an investigation
- * // ... reproduce the hang, then:
- * process.stderr.write(formatInspect());
+ * const jobs = new BoundedQueue<string>({ capacity: 1, name: 'configure-demo' });
+ * await jobs.put('a');
+ * const stuck = jobs.put('b').catch(() => {}); // waits: the queue is full and nobody takes
+ * const [put] = inspect().primitives.find((p) => p.name === 'configure-demo')!.waits;
+ * console.log(put!.what, put!.origin.length > 0); // → put true
+ * jobs.shutdown({ immediate: true });
+ * await stuck;
  * configure(previous);
  * ```
  */

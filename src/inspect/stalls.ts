@@ -11,7 +11,31 @@ import { now, unuseTiming, useTiming, type WaitOutcome } from '../core/track.js'
 import * as check from '../core/validate.js';
 import { ageText, DEFAULT_LIMIT, describeWait, label, startOf } from './dump.js';
 
-/** A wait that {@link watchStalls} reports: once when it passes the threshold, once when it ends. */
+/**
+ * A wait that {@link watchStalls} reports: once when it passes the threshold, once when it ends.
+ *
+ * @example
+ * ```ts
+ * import { BoundedQueue } from 'unwedge';
+ * import { type Stall, watchStalls } from 'unwedge/inspect';
+ * const jobs = new BoundedQueue<string>({ capacity: 1, name: 'stall-demo' });
+ * await jobs.put('a');
+ * const put = jobs.put('b').catch(() => {}); // nobody takes: it stalls
+ * const stall = await new Promise<Stall>((resolve) => {
+ *   const watcher = watchStalls({
+ *     threshold: 50,
+ *     filter: (s) => s.name === 'stall-demo',
+ *     onStall: (s) => {
+ *       watcher.stop();
+ *       resolve(s);
+ *     },
+ *   });
+ * });
+ * console.log(stall.phase, stall.kind, stall.what, stall.timeout, stall.age >= 50); // → stalled queue put undefined true
+ * jobs.shutdown({ immediate: true });
+ * await put;
+ * ```
+ */
 export interface Stall {
   /**
    * `'stalled'`: it has waited longer than the threshold. `'ended'`: a stalled wait ended.
@@ -44,7 +68,25 @@ export interface Stall {
   readonly count?: number;
 }
 
-/** Options of {@link watchStalls}. */
+/**
+ * Options of {@link watchStalls}.
+ *
+ * @example
+ * ```ts
+ * import { watchStalls, type WatchStallsOptions, writeStall } from 'unwedge/inspect';
+ * const options: WatchStallsOptions = {
+ *   threshold: 10_000, // report waits older than 10 s
+ *   interval: 1_000, // look once a second
+ *   filter: (s) => !(s.kind === 'queue' && s.what === 'get'), // an idle consumer's get is no stall
+ *   limit: 20, // at most 20 waits per primitive one by one, then one backlog line
+ *   redact: (name) => name.replace(/\d+/g, '<n>'), // e.g. ids in names
+ *   onStall: writeStall, // the default: a line on stderr
+ * };
+ * const watcher = watchStalls(options);
+ * // ... at shutdown:
+ * watcher.stop();
+ * ```
+ */
 export interface WatchStallsOptions {
   /** Report waits older than this many ms (> 0). */
   threshold: number;
@@ -70,7 +112,18 @@ export interface WatchStallsOptions {
 
 const WATCH_STALLS_KEYS = ['threshold', 'interval', 'onStall', 'filter', 'limit', 'redact'] as const;
 
-/** A running watcher: {@link watchStalls} or {@link watchEventLoop}. */
+/**
+ * A running watcher: {@link watchStalls} or {@link watchEventLoop}.
+ *
+ * @example
+ * ```ts
+ * import { type Watcher, watchStalls } from 'unwedge/inspect';
+ * {
+ *   using watcher: Watcher = watchStalls({ threshold: 5_000 });
+ *   // ... while this block runs, waits older than 5 s are reported on stderr
+ * } // stopped here, as by watcher.stop()
+ * ```
+ */
 export interface Watcher {
   /** Stops watching and releases its timer (and worker). Idempotent. */
   stop(): void;
@@ -239,13 +292,16 @@ class StallWatch implements Watcher {
  * ```ts
  * import { watchStalls, writeStall } from 'unwedge/inspect';
  * let stalled = 0;
- * watchStalls({
+ * const watcher = watchStalls({
  *   threshold: 5_000,
  *   onStall: (stall) => {
  *     if (stall.phase === 'stalled') stalled++; // a metric, say
- *     writeStall(stall);
+ *     writeStall(stall); // and the default line on stderr
  *   },
  * });
+ * // ... at shutdown:
+ * watcher.stop();
+ * console.log(`${stalled} stalls`); // → 0 stalls
  * ```
  */
 export function writeStall(stall: Stall): void {
@@ -268,7 +324,9 @@ export function writeStall(stall: Stall): void {
  * @example
  * ```ts
  * import { watchStalls } from 'unwedge/inspect';
- * const stalls = watchStalls({ threshold: 5_000 }); // stderr: "unwedge: stalled: queue "jobs" put (no timeout) has waited 5012 ms"
+ * // stderr, for each wait older than 5 s: unwedge: stalled: queue "jobs" put (no timeout) has waited … ms
+ * // and when it ends: unwedge: stall ended: queue "jobs" put (no timeout) after … ms (granted)
+ * const stalls = watchStalls({ threshold: 5_000 });
  * // ... at shutdown:
  * stalls.stop();
  * ```

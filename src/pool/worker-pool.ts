@@ -20,13 +20,16 @@ import { currentPool, launchNow } from './running.js';
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import { WorkerPool } from 'unwedge';
  * const pool = new WorkerPool({ concurrency: 5, name: 'rss-fetch', timeout: 10_000 });
  * const request = new AbortController(); // aborted when the client goes away
- * const feed = await pool.run((signal) => fetch('http://127.0.0.1:9000/feed.xml', { signal }), {
- *   signal: request.signal,
- * });
- * await pool.shutdown(); // cancels what is queued, aborts what runs, never waits on hung work
+ * // the task: any work that stops when its signal aborts, e.g. fetch(url, { signal })
+ * const feed = await pool.run((signal) => sleep(10, '<rss/>', { signal }), { signal: request.signal });
+ * console.log(feed); // → <rss/>
+ * const hung = pool.run(() => new Promise(() => {})).catch((error) => error.code); // ignores its signal
+ * console.log(await pool.shutdown()); // → { cancelled: 0, aborted: 1, stillRunning: 1 }
+ * console.log(await hung); // → ERR_UNWEDGE_CLOSED
  * ```
  */
 export class WorkerPool extends BasePool implements Pool {

@@ -13,7 +13,32 @@ import { labelOf } from './explain.js';
 import { parseWait, type QueueWaitOptions } from './options.js';
 import type { BoundedQueue } from './queue.js';
 
-/** Options of {@link BoundedQueue.consume}. */
+/**
+ * Options of {@link BoundedQueue.consume}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { BoundedQueue, type ConsumeOptions } from 'unwedge';
+ * const uploads = new BoundedQueue<string>({ capacity: 100, name: 'uploads' });
+ * const stop = new AbortController(); // e.g. aborted on SIGTERM
+ * const options: ConsumeOptions<string> = {
+ *   concurrency: 2, // two uploads at a time
+ *   timeout: 30_000, // a handler still running after 30 s is aborted and reported
+ *   signal: stop.signal,
+ *   onError: (error, file) => console.log(`${file}: ${(error as Error).message}`), // → b.txt: unreadable
+ * };
+ * const upload = async (file: string, signal: AbortSignal) => {
+ *   if (file === 'b.txt') throw new Error('unreadable'); // reported; the consumer goes on
+ *   await sleep(10, undefined, { signal });
+ * };
+ * const consumer = uploads.consume(upload, options);
+ * for (const file of ['a.txt', 'b.txt', 'c.txt']) await uploads.put(file);
+ * await uploads.join();
+ * stop.abort();
+ * await consumer.done;
+ * ```
+ */
 export interface ConsumeOptions<T> {
   /** How many handlers run at once: a positive integer. Default 1. */
   concurrency?: number;
@@ -30,7 +55,24 @@ export interface ConsumeOptions<T> {
 
 const CONSUME_KEYS = ['concurrency', 'signal', 'timeout', 'onError'] as const;
 
-/** A supervised consumer started by {@link BoundedQueue.consume}. */
+/**
+ * A supervised consumer started by {@link BoundedQueue.consume}. Keep it: `stop()` is how a
+ * shutdown ends the handlers still running.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { BoundedQueue, type Consumer } from 'unwedge';
+ * const jobs = new BoundedQueue<string>({ capacity: 10, name: 'jobs' });
+ * const consumer: Consumer = jobs.consume((job, signal) => sleep(60_000, job, { signal })); // slow work
+ * await jobs.put('job-1');
+ * await jobs.put('job-2');
+ * // ... on shutdown:
+ * jobs.shutdown({ immediate: true }); // drop what is still queued
+ * await consumer.stop({ timeout: 1_000 }); // abort the running handlers, wait until they settle
+ * console.log(consumer.active, jobs.size); // → 0 0
+ * ```
+ */
 export interface Consumer {
   /**
    * Stops taking items and aborts the running handlers' signals with a `ClosedError`, then waits

@@ -3,7 +3,17 @@
 // waits rejects on a bad option, never throws; the others throw.
 import * as check from '../core/validate.js';
 
-/** Options of {@link BoundedQueue}. */
+/**
+ * Options of {@link BoundedQueue}.
+ *
+ * @example
+ * ```ts
+ * import { BoundedQueue, type BoundedQueueOptions } from 'unwedge';
+ * const options: BoundedQueueOptions = { capacity: 2, name: 'transcribe-jobs' };
+ * const jobs = new BoundedQueue<string>(options);
+ * console.log(jobs.tryPut('a'), jobs.tryPut('b'), jobs.tryPut('c')); // → true true false
+ * ```
+ */
 export interface BoundedQueueOptions {
   /** How many items the queue holds before `put` waits: a positive safe integer. */
   capacity: number;
@@ -11,7 +21,22 @@ export interface BoundedQueueOptions {
   name?: string;
 }
 
-/** Options of every call that waits: {@link BoundedQueue.put}, `get`, `join`, {@link Consumer.stop}. */
+/**
+ * Options of every call that waits: {@link BoundedQueue.put}, `get`, `join`, {@link Consumer.stop}.
+ *
+ * @example
+ * ```ts
+ * import { BoundedQueue, type QueueWaitOptions } from 'unwedge';
+ * const jobs = new BoundedQueue<string>({ capacity: 10 });
+ * const request = new AbortController(); // aborted when the client goes away
+ * const options: QueueWaitOptions = { timeout: 50, signal: request.signal };
+ * try {
+ *   await jobs.get(options); // nothing is put: gives up after 50 ms
+ * } catch (error) {
+ *   console.log((error as Error).name); // → TimeoutError
+ * }
+ * ```
+ */
 export interface QueueWaitOptions {
   /** Gives up the wait after this many ms; `0` means "only if it needs no wait". Default: no limit. */
   timeout?: number;
@@ -19,7 +44,20 @@ export interface QueueWaitOptions {
   signal?: AbortSignal;
 }
 
-/** Options of {@link BoundedQueue.shutdown}. */
+/**
+ * Options of {@link BoundedQueue.shutdown}.
+ *
+ * @example
+ * ```ts
+ * import { BoundedQueue, type QueueShutdownOptions } from 'unwedge';
+ * const jobs = new BoundedQueue<string>({ capacity: 10 });
+ * await jobs.put('a');
+ * await jobs.put('b');
+ * const options: QueueShutdownOptions = { immediate: true }; // drop what is queued
+ * jobs.shutdown(options);
+ * console.log(jobs.size, jobs.closed); // → 0 true
+ * ```
+ */
 export interface QueueShutdownOptions {
   /** Also drop the queued items and reject every waiting getter at once. Default `false`. */
   immediate?: boolean;

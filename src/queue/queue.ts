@@ -52,20 +52,28 @@ const RESOLVED: Promise<void> = Promise.resolve();
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import { BoundedQueue, QueueFullError } from 'unwedge';
  * const jobs = new BoundedQueue<string>({ capacity: 100, name: 'transcribe-jobs' });
- * jobs.consume(
+ * const consumer = jobs.consume(
  *   async (job, signal) => {
- *     const res = await fetch(`http://127.0.0.1:9000/transcribe/${job}`, { method: 'POST', signal });
- *     if (!res.ok) throw new Error(`transcribe ${job}: HTTP ${res.status}`); // reported; consumption goes on
+ *     await sleep(10, undefined, { signal }); // e.g. fetch(`${api}/transcribe/${job}`, { signal })
+ *     if (job === 'job-2') throw new Error(`transcribe ${job}: HTTP 500`); // reported; consumption goes on
  *   },
- *   { concurrency: 4, timeout: 30_000 },
+ *   {
+ *     concurrency: 4,
+ *     timeout: 30_000,
+ *     onError: (error) => console.log(String(error)), // → Error: transcribe job-2: HTTP 500
+ *   },
  * );
  * try {
- *   await jobs.put('job-1', { timeout: 500 });
+ *   for (const job of ['job-1', 'job-2', 'job-3']) await jobs.put(job, { timeout: 500 });
  * } catch (error) {
- *   if (error instanceof QueueFullError) console.log(error.message); // ... (capacity 100, last get 5012 ms ago)
+ *   if (error instanceof QueueFullError) console.error(error.message); // the consumer is stuck or gone
  * }
+ * await jobs.join({ timeout: 1_000 }); // every item handled
+ * jobs.close();
+ * await consumer.stop();
  * ```
  */
 export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
@@ -288,14 +296,18 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
    *
    * @example
    * ```ts
+   * import { setTimeout as sleep } from 'node:timers/promises';
+   * import { BoundedQueue } from 'unwedge';
    * const jobs = new BoundedQueue<string>({ capacity: 100, name: 'transcribe-jobs' });
-   * const consumer = jobs.consume((job, signal) => fetch(`http://127.0.0.1:9000/jobs/${job}`, { signal }), {
+   * const consumer = jobs.consume((job, signal) => sleep(10, job, { signal }), {
+   *   concurrency: 4,
    *   timeout: 30_000,
    *   onError: (error, job) => console.error(`job ${job} failed`, error),
    * });
-   * // ... on shutdown:
+   * await jobs.put('job-1');
+   * // ... on shutdown: refuse new items, abort the running handlers, wait for them 5 s at most
    * jobs.close();
-   * await consumer.done;
+   * await consumer.stop({ timeout: 5_000 });
    * ```
    */
   consume(handler: (item: T, signal: AbortSignal) => unknown, options?: ConsumeOptions<T>): Consumer {

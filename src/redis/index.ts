@@ -1,7 +1,9 @@
 /**
- * One limit across many processes: a counting semaphore whose permits live in Redis.
- * `ioredis` is an optional peer dependency; pass your own client.
- * @module
+ * One limit across many processes: a counting semaphore whose permits live in Redis, the
+ * {@link RedisSemaphore}. `ioredis` (5.x) is an optional peer dependency: pass your own client,
+ * and quit it yourself after {@link RedisSemaphore.close}.
+ *
+ * @module unwedge/redis
  */
 
 export {

@@ -18,7 +18,27 @@ import { Leases } from './leases.js';
 import { Line, RedisWaiter } from './line.js';
 import { Loop } from './loop.js';
 
-/** Options of {@link RedisSemaphore}. */
+/**
+ * Options of {@link RedisSemaphore}.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisSemaphore, type RedisSemaphoreOptions } from 'unwedge/redis';
+ * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const options: RedisSemaphoreOptions = {
+ *   key: 'example:storage-chunks', // every instance with this key shares the permits
+ *   permits: 32, // across all of them; every instance passes the same number
+ *   leaseMs: 10_000, // a dead holder's permits come back 10 s after its last refresh
+ *   name: 'storage-chunks',
+ *   onError: (error) => console.error('a release Redis did not take', error),
+ * };
+ * const storage = new RedisSemaphore(redis, options);
+ * console.log(storage.permits, storage.key); // → 32 example:storage-chunks
+ * await storage.close();
+ * await redis.quit();
+ * ```
+ */
 export interface RedisSemaphoreOptions {
   /** The semaphore's identity in Redis: every instance using the same `key` shares the permits. */
   key: string;
@@ -38,6 +58,23 @@ const REDIS_SEMAPHORE_KEYS = ['key', 'permits', 'leaseMs', 'name', 'onError'] as
  * Permits held from a {@link RedisSemaphore}, with a signal that says when they are no longer held.
  * `release()` never throws and never waits: it is sent at the end of the current tick (or with
  * this instance's next command); if Redis cannot take it, the lease lapses within `leaseMs`.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { Redis } from 'ioredis';
+ * import { type RedisPermit, RedisSemaphore } from 'unwedge/redis';
+ * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const exportJobs = new RedisSemaphore(redis, { key: 'example:exports', permits: 2 });
+ * const permit: RedisPermit = await exportJobs.acquire({ weight: 2, timeout: 5_000 });
+ * try {
+ *   await sleep(10, undefined, { signal: permit.signal }); // stops if the lease is lost
+ * } finally {
+ *   permit.release();
+ * }
+ * await exportJobs.close();
+ * await redis.quit();
+ * ```
  */
 export interface RedisPermit extends Permit {
   /**
@@ -47,7 +84,23 @@ export interface RedisPermit extends Permit {
   readonly signal: AbortSignal;
 }
 
-/** What {@link RedisSemaphore.inspect} reports, across every instance sharing the key. */
+/**
+ * What {@link RedisSemaphore.inspect} reports, across every instance sharing the key.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { RedisSemaphore, type RedisSemaphoreState } from 'unwedge/redis';
+ * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const reports = new RedisSemaphore(redis, { key: 'example:reports', permits: 4 });
+ * const permit = await reports.acquire({ weight: 3 });
+ * const state: RedisSemaphoreState = await reports.inspect();
+ * console.log(state); // → { used: 3, queued: 0, holders: 1 }
+ * permit.release();
+ * await reports.close();
+ * await redis.quit();
+ * ```
+ */
 export interface RedisSemaphoreState {
   /** Permits held now. */
   used: number;
@@ -69,15 +122,16 @@ export interface RedisSemaphoreState {
  *
  * @example
  * ```ts
- * import Redis from 'ioredis';
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { Redis } from 'ioredis';
  * import { RedisSemaphore } from 'unwedge/redis';
- * const redis = new Redis();
- * const storage = new RedisSemaphore(redis, { key: 'storage-chunks', permits: 32 });
- * const body = await storage.run((signal) => fetch('http://127.0.0.1:9000/chunk/1', { signal }), {
- *   timeout: 5_000,
- * });
- * await storage.close(); // then the client: close() sends the releases still pending
- * await redis.quit();
+ * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const storage = new RedisSemaphore(redis, { key: 'example:storage', permits: 32 });
+ * // signal aborts if this process can no longer keep its lease: e.g. fetch(url, { signal })
+ * const chunk = await storage.run((signal) => sleep(10, 'chunk 1', { signal }), { timeout: 5_000 });
+ * console.log(chunk); // → chunk 1
+ * await storage.close(); // sends the releases still pending; does not quit the client
+ * await redis.quit(); // then the client, or the process never exits
  * ```
  */
 export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {

@@ -33,7 +33,23 @@ export type { SpawnOptions, Task, TaskInfo, TaskState } from './task.js';
 /** How long {@link TaskRegistry.shutdown} waits for tasks by default, in ms. */
 const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 
-/** Options of {@link TaskRegistry}. */
+/**
+ * Options of {@link TaskRegistry}.
+ *
+ * @example
+ * ```ts
+ * import { TaskRegistry, type TaskRegistryOptions } from 'unwedge';
+ * const options: TaskRegistryOptions = {
+ *   name: 'app',
+ *   onError: (error, task) => console.log(`${task.name} failed: ${(error as Error).message}`), // → cache-warmer failed: ECONNREFUSED
+ * };
+ * const tasks = new TaskRegistry(options);
+ * tasks.spawn('cache-warmer', async () => {
+ *   throw new Error('ECONNREFUSED'); // nobody awaits this task: onError hears of it anyway
+ * });
+ * await tasks.shutdown();
+ * ```
+ */
 export interface TaskRegistryOptions {
   /** Shown in errors and failure reports, e.g. `"app"`. */
   name?: string;
@@ -46,7 +62,19 @@ export interface TaskRegistryOptions {
 
 const REGISTRY_KEYS = ['name', 'onError'] as const;
 
-/** Options of {@link TaskRegistry.shutdown}. */
+/**
+ * Options of {@link TaskRegistry.shutdown}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type RegistryShutdownOptions, TaskRegistry } from 'unwedge';
+ * const tasks = new TaskRegistry({ name: 'app' });
+ * tasks.spawn('poller', (signal) => sleep(60_000, undefined, { signal }));
+ * const options: RegistryShutdownOptions = { timeout: 5_000 }; // wait at most 5 s for the tasks
+ * console.log(await tasks.shutdown(options)); // → { cancelled: [ 'poller' ], failed: [], stragglers: [] }
+ * ```
+ */
 export interface RegistryShutdownOptions {
   /** Waits at most this many ms for the tasks to settle (default 10,000; `Infinity`: no limit). */
   timeout?: number;
@@ -54,7 +82,24 @@ export interface RegistryShutdownOptions {
 
 const SHUTDOWN_KEYS = ['timeout'] as const;
 
-/** What {@link TaskRegistry.shutdown} resolves with. Every task it aborted is in exactly one list. */
+/**
+ * What {@link TaskRegistry.shutdown} resolves with. Every task it aborted is in exactly one list.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type RegistryShutdownReport, TaskRegistry } from 'unwedge';
+ * const tasks = new TaskRegistry({ name: 'app', onError: () => {} });
+ * tasks.spawn('poller', (signal) => sleep(60_000, undefined, { signal })); // stops on abort
+ * tasks.spawn('flusher', async (signal) => {
+ *   await sleep(60_000, undefined, { signal }).catch(() => {});
+ *   throw new Error('flush failed'); // fails while shutting down
+ * });
+ * tasks.spawn('legacy-sync', () => new Promise(() => {})); // ignores its signal
+ * const report: RegistryShutdownReport = await tasks.shutdown({ timeout: 100 });
+ * console.log(report.cancelled, report.failed.map((f) => f.name), report.stragglers); // → [ 'poller' ] [ 'flusher' ] [ 'legacy-sync' ]
+ * ```
+ */
 export interface RegistryShutdownReport {
   /** Tasks that settled by the deadline without a failure, by name. */
   cancelled: string[];
@@ -101,15 +146,14 @@ type Lifecycle =
  * const tasks = new TaskRegistry({ name: 'app' });
  * tasks.spawn('heartbeat', async (signal) => {
  *   for (;;) {
- *     await sleep(1_000, undefined, { signal }); // stops at once on shutdown
+ *     await sleep(20, undefined, { signal }); // stops at once on shutdown
  *     console.log('still alive');
  *   }
  * });
- * process.once('SIGTERM', async () => {
- *   const { stragglers } = await tasks.shutdown({ timeout: 5_000 });
- *   if (stragglers.length > 0) console.error(`still running: ${stragglers.join(', ')}`);
- *   process.exit();
- * });
+ * await sleep(50);
+ * // ... on SIGTERM:
+ * const { stragglers } = await tasks.shutdown({ timeout: 5_000 });
+ * if (stragglers.length > 0) console.error(`still running: ${stragglers.join(', ')}`);
  * ```
  */
 export class TaskRegistry implements AsyncDisposable {

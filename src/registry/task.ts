@@ -9,7 +9,23 @@ import { bound } from '../core/wait.js';
 import type { Link } from '../core/waiters.js';
 import { TimeoutError } from '../errors.js';
 
-/** Options of {@link TaskRegistry.spawn}. */
+/**
+ * Options of {@link TaskRegistry.spawn}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type SpawnOptions, TaskRegistry } from 'unwedge';
+ * const tasks = new TaskRegistry({
+ *   name: 'app',
+ *   onError: (error, task) => console.log(task.name, (error as Error).name), // → reindex TimeoutError
+ * });
+ * const options: SpawnOptions = { timeout: 50 }; // aborts the task's signal after 50 ms: a failure
+ * tasks.spawn('reindex', (signal) => sleep(60_000, undefined, { signal }), options);
+ * await sleep(100);
+ * await tasks.shutdown();
+ * ```
+ */
 export interface SpawnOptions {
   /**
    * Aborts the task's signal with a `TimeoutError` after this many ms and reports that as a
@@ -24,10 +40,35 @@ export const SPAWN_KEYS = ['timeout'] as const;
 /**
  * Where a live task is. Every state but `'running'` means its signal is aborted and `fn` has not
  * settled yet: it is still reacting to the abort, or ignoring it.
+ *
+ * @example
+ * ```ts
+ * import { TaskRegistry, type TaskState } from 'unwedge';
+ * const tasks = new TaskRegistry({ name: 'app' });
+ * const task = tasks.spawn('legacy-sync', () => new Promise(() => {})); // ignores its signal
+ * task.cancel();
+ * const states: TaskState[] = tasks.list().map((info) => info.state);
+ * console.log(states); // → [ 'cancelled' ]
+ * await tasks.shutdown({ timeout: 0 });
+ * ```
  */
 export type TaskState = 'running' | 'cancelled' | 'timed-out' | 'shutting-down';
 
-/** A snapshot of a task, as {@link TaskRegistry.list} and `onError` give it. */
+/**
+ * A snapshot of a task, as {@link TaskRegistry.list} and `onError` give it.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { TaskRegistry, type TaskInfo } from 'unwedge';
+ * const tasks = new TaskRegistry({ name: 'app' });
+ * tasks.spawn('heartbeat', (signal) => sleep(60_000, undefined, { signal }));
+ * tasks.spawn('poller', (signal) => sleep(60_000, undefined, { signal }));
+ * const live: TaskInfo[] = tasks.list(); // oldest first
+ * console.log(live.map(({ id, name, state }) => `${id} ${name} ${state}`)); // → [ '1 heartbeat running', '2 poller running' ]
+ * await tasks.shutdown();
+ * ```
+ */
 export interface TaskInfo {
   /** Unique within its registry, increasing in spawn order. */
   readonly id: number;
@@ -39,7 +80,22 @@ export interface TaskInfo {
   readonly ageMs: number;
 }
 
-/** A task started by {@link TaskRegistry.spawn}. */
+/**
+ * A task started by {@link TaskRegistry.spawn}.
+ *
+ * @example
+ * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
+ * import { type Task, TaskRegistry } from 'unwedge';
+ * const tasks = new TaskRegistry({ name: 'app' });
+ * const report: Task<string> = tasks.spawn('report', (signal) => sleep(10, 'report ready', { signal }));
+ * console.log(report.name, await report.done); // → report report ready
+ * const export_: Task<void> = tasks.spawn('export', (signal) => sleep(60_000, undefined, { signal }));
+ * export_.cancel(); // not a failure: nothing is reported
+ * console.log(await export_.done.catch((error: Error) => error.name)); // → AbortError
+ * await tasks.shutdown();
+ * ```
+ */
 export interface Task<T> {
   /** Unique within its registry, increasing in spawn order. */
   readonly id: number;

@@ -16,7 +16,17 @@ import { SemaphoreLine, SemaphoreWaiter, waitWhat } from './line.js';
 
 export type { AcquireOptions, Permit, SemaphoreLike } from './contract.js';
 
-/** Options of {@link Semaphore}. */
+/**
+ * Options of {@link Semaphore}.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore, type SemaphoreOptions } from 'unwedge';
+ * const options: SemaphoreOptions = { name: 'storage-chunks', detectDeadlocks: true };
+ * const storage = new Semaphore(32, options);
+ * console.log(storage.name, storage.permits); // → storage-chunks 32
+ * ```
+ */
 export interface SemaphoreOptions {
   /** Shown in errors and diagnostics, e.g. `"storage-chunks"`. */
   name?: string;
@@ -72,13 +82,16 @@ export function runInPermit<T>(permit: Permit, label: string, fn: () => T): T {
  *
  * @example
  * ```ts
+ * import { setTimeout as sleep } from 'node:timers/promises';
  * import { Semaphore } from 'unwedge';
- * const storage = new Semaphore(32, { name: 'storage-chunks' });
- * const body = await storage.run(() => fetch('http://127.0.0.1:9000/chunk/1'), { timeout: 5_000 });
+ * const storage = new Semaphore(32, { name: 'storage-chunks' }); // one per process, at module level
+ * const download = (id: number) => sleep(10, `chunk ${id}`); // e.g. a storage client's get
+ * console.log(await storage.run(() => download(1), { timeout: 5_000 })); // → chunk 1
  * {
  *   using permit = await storage.acquire({ weight: 4 });
- *   // ... four permits held until the end of this block
- * }
+ *   console.log(permit.weight, storage.available); // → 4 28
+ * } // the four permits are released here, on every path
+ * console.log(storage.available); // → 32
  * ```
  */
 export class Semaphore implements SemaphoreLike {
