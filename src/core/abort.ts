@@ -97,3 +97,18 @@ function unlink(hook: AbortHook): void {
   hook.next = undefined;
   hook.list = undefined;
 }
+
+/**
+ * Whether `error`, thrown by work whose signal was aborted with `reason`, is that abort coming
+ * back rather than a failure: the reason itself, an error whose `cause` chain holds it (a wrapper,
+ * Node's `AbortError` from `timers/promises`), or any `AbortError`. The pool, the registry and
+ * the queue consumer all ask this, so that an aborted task is never reported as failed.
+ */
+export function isAbortOf(error: unknown, reason: unknown): boolean {
+  let e = error;
+  for (let depth = 0; depth < 16 && e !== null && e !== undefined; depth++) {
+    if (e === reason) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return (error as { name?: unknown } | null | undefined)?.name === 'AbortError';
+}

@@ -6,7 +6,7 @@
 // settles. A failure nobody awaits any more is reported. A task's own `run()`s (nesting, seed 004)
 // run on its slot, counted here too.
 import type { AsyncLocalStorage } from 'node:async_hooks';
-import { onAbort } from '../core/abort.js';
+import { isAbortOf, onAbort } from '../core/abort.js';
 import { recordOrigin } from '../core/origins.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { startTimer } from '../core/timer.js';
@@ -249,7 +249,7 @@ export abstract class TaskRunner {
   /** Whether an abandoned task's failure is just its abort coming back. */
   #expected(job: Job, error: unknown): boolean {
     const signal = job instanceof OwnJob ? job.controller?.signal : this.#shared?.signal;
-    return error === signal?.reason || (error instanceof Error && error.name === 'AbortError');
+    return isAbortOf(error, signal?.reason);
   }
 
   #report(error: unknown): void {

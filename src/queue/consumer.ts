@@ -2,7 +2,7 @@
 // get() and taskDone() only, runs at most `concurrency` handlers, reports their failures, and keeps
 // a handler past its timeout counted until it settles (docs/hazards/abandoned-work-keeps-its-slot.md).
 
-import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
+import { type AbortHook, isAbortOf, offAbort, onAbort } from '../core/abort.js';
 import { count } from '../core/count.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { clearTimer, startTimer, type Timer } from '../core/timer.js';
@@ -251,7 +251,7 @@ export class QueueConsumer<T> implements Consumer {
       this.#report(misuse, item); // the handler called taskDone() itself as well
     }
     // A handler that gave up because we stopped it, or after its timeout was reported, did not fail (again).
-    if (failed && !(task.signal.aborted && error === task.signal.reason)) this.#report(error, item);
+    if (failed && !(task.signal.aborted && isAbortOf(error, task.signal.reason))) this.#report(error, item);
     this.#pump();
     this.#settleIfIdle();
   }

@@ -2,6 +2,7 @@
 // where it is in its life (one tagged state), and how its end is judged: whether `fn` settling
 // with an error is a failure of its own or the abort it was given, and how that failure reads.
 import { inspect } from 'node:util';
+import { isAbortOf } from '../core/abort.js';
 import { ignore, unreachable } from '../core/never.js';
 import type { Sample } from '../core/sample.js';
 import { sinceDate, type WaitSnapshot } from '../core/track.js';
@@ -166,7 +167,7 @@ export class RegistryTask implements Task<unknown>, Link {
 
 /**
  * Whether `fn` rejecting with `error` is a failure of its own: always while it runs; once its
- * signal is aborted, unless the error is that abort (`causedBy`).
+ * signal is aborted, unless the error is that abort (`isAbortOf`).
  */
 export function failedWith(task: RegistryTask, error: unknown): boolean {
   switch (task.state) {
@@ -175,7 +176,7 @@ export function failedWith(task: RegistryTask, error: unknown): boolean {
     case 'cancelled':
     case 'timed-out':
     case 'shutting-down':
-      return !causedBy(error, task.signal.reason);
+      return !isAbortOf(error, task.signal.reason);
     default:
       return unreachable(task.state);
   }
@@ -285,19 +286,6 @@ export function failureText(
     `unwedge: task ${JSON.stringify(info.name)} (#${info.id}, ${info.ageMs} ms old) of ${who} failed${when}:\n` +
     `${show(error)}\n`
   );
-}
-
-/**
- * Whether `error` is the abort itself: the reason, an error whose `cause` chain holds it (a
- * wrapper, Node's `AbortError` from `timers/promises`), or any `AbortError`.
- */
-function causedBy(error: unknown, reason: unknown): boolean {
-  let e = error;
-  for (let depth = 0; depth < 16 && e !== null && e !== undefined; depth++) {
-    if (e === reason) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return (error as { name?: unknown } | null | undefined)?.name === 'AbortError';
 }
 
 /** The stack and `cause` chain, as `util.inspect` prints them; reporting must not throw, whatever was thrown. */

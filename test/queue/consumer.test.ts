@@ -217,6 +217,33 @@ describe('consume', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  test("a handler that rethrows its abort the way Node's own APIs do (an AbortError whose cause is the reason) is not a failure", async () => {
+    const queue = new BoundedQueue<string>({ capacity: 4 });
+    const errors: unknown[] = [];
+    // What `timers/promises` and fetch throw when their signal aborts: an AbortError, cause = reason.
+    const aborted = (signal: AbortSignal) =>
+      new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', () =>
+          reject(
+            Object.assign(new Error('The operation was aborted', { cause: signal.reason }), {
+              name: 'AbortError',
+            }),
+          ),
+        ),
+      );
+    const consumer = queue.consume((_item, signal) => aborted(signal), {
+      timeout: 100,
+      onError: (error) => errors.push(error),
+    });
+    await queue.put('timed-out');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(errors).toEqual([expect.any(TimeoutError)]); // its timeout, once: not its AbortError again
+    await queue.put('stopped');
+    await flush();
+    await consumer.stop();
+    expect(errors).toHaveLength(1); // stopped: not a failure at all
+  });
+
   test('a handler that fails differently after its timeout is reported again, once', async () => {
     const queue = new BoundedQueue<string>({ capacity: 4 });
     const errors: unknown[] = [];
