@@ -83,7 +83,7 @@ function panel(p: Panel, x0: number, y0: number): string {
   const limit = p.limit
     ? [
         `<line x1="${px(0)}" y1="${py(p.limit.value)}" x2="${px(tMax)}" y2="${py(p.limit.value)}" stroke="#999" stroke-dasharray="4 3"/>`,
-        `<text x="${px(tMax)}" y="${py(p.limit.value) - 4}" text-anchor="end" font-size="10" fill="#666">${escapeXml(p.limit.label)}</text>`,
+        `<text x="${px(tMax)}" y="${py(p.limit.value) - 4}" text-anchor="end" font-size="10" fill="#666" stroke="white" stroke-width="3" paint-order="stroke">${escapeXml(p.limit.label)}</text>`,
       ]
     : [];
   return [
@@ -96,9 +96,9 @@ function panel(p: Panel, x0: number, y0: number): string {
     `<text x="${px(0) - 4}" y="${py(0) + 4}" text-anchor="end" font-size="10">0</text>`,
     `<text x="${px(0)}" y="${py(0) + 13}" font-size="10">0 s</text>`,
     `<text x="${px(tMax)}" y="${py(0) + 13}" text-anchor="end" font-size="10">${(tMax / 1000).toFixed(1)} s</text>`,
-    ...limit,
     line(p.naive, RED, 'naive'),
     line(p.unwedge, GREEN, 'unwedge'),
+    ...limit,
     ...marks,
     `<text x="${x0 + 8}" y="${y0 + H - 24}" font-size="11" fill="${RED}">naive: ${escapeXml(p.naiveNote)}</text>`,
     `<text x="${x0 + 8}" y="${y0 + H - 9}" font-size="11" fill="${GREEN}">unwedge: ${escapeXml(p.unwedgeNote)}</text>`,
