@@ -21,7 +21,7 @@ export const CONNECT_TIMEOUT_MS = 150;
 const CONNECT_ATTEMPTS = 3;
 const RETRY_BACKOFF_MS = 50;
 /** The bus delivers MESSAGES messages, one every MESSAGE_EVERY_MS; every third is malformed. */
-const MESSAGES = 9;
+export const MESSAGES = 9;
 const MESSAGE_EVERY_MS = 100;
 /** A receive with nothing to deliver waits this long: a long poll, and it takes no AbortSignal. */
 const LONG_POLL_MS = 5_000;
@@ -190,12 +190,25 @@ export interface AppLifespanResult {
     airlockMessagesHandled: number;
     /** The connect started at start-up, still hanging when the app "shut down". */
     dbConnectStillOpenAfterShutdown: boolean;
+    /** When each failure happened, in ms since start-up (nobody was told). */
+    failureTimes: number[];
+    /** When the app "shut down", in ms since start-up. */
+    shutdownAt: number;
   };
   unwedge: {
     failuresLogged: number;
-    failures: Array<{ task: string; message: string; cause: string | undefined; hasStack: boolean }>;
+    /** Each failure reported, `at` ms since start-up. */
+    failures: Array<{
+      task: string;
+      message: string;
+      cause: string | undefined;
+      hasStack: boolean;
+      at: number;
+    }>;
     airlockMessagesHandled: number;
     shutdownMs: number;
+    /** When SIGTERM's shutdown began, in ms since start-up. */
+    shutdownAt: number;
     cancelled: string[];
     stragglers: string[];
     dbConnectionsLeft: number;
@@ -206,20 +219,27 @@ export interface AppLifespanResult {
 /** The naive start-up: `void updater().catch(() => {})` so that a failure "does not crash the app". */
 async function runNaive(): Promise<AppLifespanResult['naive']> {
   const db = await silentTcpServer();
+  const started = performance.now();
   const bus = new Bus();
   let failuresHappened = 0;
+  const failureTimes: number[] = [];
+  const failed = () => {
+    failuresHappened++;
+    failureTimes.push(Math.round(performance.now() - started)); // for the demo's picture only
+  };
   const http = await listen((_req, res) => res.end('ok'));
   void (async () => {
     const socket = await connectDb(db.port); // no timeout: waits for a greeting that never comes
     socket.destroy();
-  })().catch(() => failuresHappened++);
+  })().catch(failed);
   void (async () => {
     for (;;) {
       const message = await bus.receive();
       if (message !== undefined) handleAirlockMessage(bus, message);
     }
-  })().catch(() => failuresHappened++); // dies at message #3; nobody hears it, nobody restarts it
+  })().catch(failed); // dies at message #3; nobody hears it, nobody restarts it
   await sleep(SELF_SIGTERM_AFTER_MS);
+  const shutdownAt = Math.round(performance.now() - started);
   await http.close(); // "shutdown": there is nothing to find, cancel or wait for
   await sleep(100);
   const stillOpen = db.connections() > 0;
@@ -230,11 +250,14 @@ async function runNaive(): Promise<AppLifespanResult['naive']> {
     failuresLogged: 0,
     airlockMessagesHandled: bus.handled,
     dbConnectStillOpenAfterShutdown: stillOpen,
+    failureTimes,
+    shutdownAt,
   };
 }
 
 async function runWithRegistry(): Promise<AppLifespanResult['unwedge']> {
   const failures: AppLifespanResult['unwedge']['failures'] = [];
+  const started = performance.now();
   const app = await startApp({
     onError: (error, task) =>
       failures.push({
@@ -242,11 +265,13 @@ async function runWithRegistry(): Promise<AppLifespanResult['unwedge']> {
         message: (error as Error).message,
         cause: ((error as Error).cause as Error | undefined)?.message,
         hasStack: String((error as Error).stack).includes('\n    at '),
+        at: Math.round(performance.now() - started),
       }),
   });
   const health = await get(app.port, '/health');
   if (health.status !== 200) throw new Error('the app did not answer');
   await sleep(SELF_SIGTERM_AFTER_MS);
+  const shutdownAt = Math.round(performance.now() - started);
   const { report, ms } = await app.stop();
   await sleep(50); // let the aborted connect's FIN reach the database before counting
   const dbConnectionsLeft = app.dbConnections();
@@ -256,6 +281,7 @@ async function runWithRegistry(): Promise<AppLifespanResult['unwedge']> {
     failures,
     airlockMessagesHandled: app.bus.handled,
     shutdownMs: ms,
+    shutdownAt,
     cancelled: report.cancelled,
     stragglers: report.stragglers,
     dbConnectionsLeft,

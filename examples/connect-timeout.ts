@@ -12,9 +12,28 @@ import { get, type Latency, listen, probe, silentTcpServer } from './lib/http.js
 const CONNECT_TIMEOUT_MS = 300;
 const CLIENT_LIMIT_MS = 1_500;
 
+/** What the client saw of one of the three requests sent at once: `status` undefined = no answer. */
+export interface ReportReply {
+  status: number | undefined;
+  ms: number;
+}
+
 export interface ConnectStoryResult {
-  naive: { status: number | undefined; ms: number; health: Latency; openConnections: number };
-  unwedge: { status: number | undefined; ms: number; body: string; health: Latency; openConnections: number };
+  naive: {
+    status: number | undefined;
+    ms: number;
+    health: Latency;
+    openConnections: number;
+    replies: ReportReply[];
+  };
+  unwedge: {
+    status: number | undefined;
+    ms: number;
+    body: string;
+    health: Latency;
+    openConnections: number;
+    replies: ReportReply[];
+  };
   cured: boolean;
 }
 
@@ -71,6 +90,7 @@ async function runVariant(guarded: boolean) {
     body: reply.body,
     health: latency,
     openConnections,
+    replies: replies.map((r) => ({ status: r.status, ms: Math.round(r.ms) })),
   };
 }
 

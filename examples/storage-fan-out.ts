@@ -21,16 +21,24 @@ const SLOW_CHUNK_MS = 80;
 /** What the failing storage shard does: answer in CHUNK_MS, answer in SLOW_CHUNK_MS, or never answer. */
 export type ShardFault = 'none' | 'slow' | 'hung';
 
-/** A storage server that takes CHUNK_MS per chunk and records how many downloads it serves at once. */
-async function storageServer(fault: () => ShardFault = () => 'none') {
+/**
+ * A storage server that takes CHUNK_MS per chunk and records how many downloads it serves at once:
+ * the peak, and with `record` every change as [performance.now(), downloads in flight].
+ */
+async function storageServer(fault: () => ShardFault = () => 'none', record = false) {
   let inFlight = 0;
   let peak = 0;
+  const changes: Array<[number, number]> = [];
   const server = await listen((req, res) => {
     inFlight++;
     peak = Math.max(peak, inFlight);
+    if (record) changes.push([performance.now(), inFlight]);
     let counted = true;
     const leave = () => {
-      if (counted) inFlight--;
+      if (counted) {
+        inFlight--;
+        if (record) changes.push([performance.now(), inFlight]);
+      }
       counted = false;
     };
     const chunk = Number(req.url?.slice('/chunk/'.length));
@@ -51,7 +59,7 @@ async function storageServer(fault: () => ShardFault = () => 'none') {
       leave();
     });
   });
-  return { ...server, peak: () => peak, inFlight: () => inFlight };
+  return { ...server, peak: () => peak, inFlight: () => inFlight, changes: () => changes };
 }
 
 async function download(port: number, chunk: number): Promise<string> {
@@ -60,21 +68,32 @@ async function download(port: number, chunk: number): Promise<string> {
   return reply.body;
 }
 
+export interface FanOutResult {
+  peak: number;
+  ms: number;
+  /** Downloads in flight at the storage server as they changed: [ms since the requests began, downloads]. */
+  inFlight: Array<[number, number]>;
+}
+
 export interface FanOutStoryResult {
-  naive: { peak: number; ms: number };
-  unwedge: { peak: number; ms: number };
+  naive: FanOutResult;
+  unwedge: FanOutResult;
   limit: number;
   cured: boolean;
 }
 
-async function measure(handleRequest: (port: number) => Promise<string[]>) {
-  const storage = await storageServer();
+async function measure(handleRequest: (port: number) => Promise<string[]>): Promise<FanOutResult> {
+  const storage = await storageServer(undefined, true);
   const started = performance.now();
   const merged = await Promise.all(Array.from({ length: REQUESTS }, () => handleRequest(storage.port)));
   const ms = Math.round(performance.now() - started);
   await storage.close();
   if (merged.some((chunks) => chunks.length !== CHUNKS)) throw new Error('a request lost chunks');
-  return { peak: storage.peak(), ms };
+  const inFlight: Array<[number, number]> = [
+    [0, 0],
+    ...storage.changes().map(([at, n]): [number, number] => [Math.round((at - started) * 10) / 10, n]),
+  ];
+  return { peak: storage.peak(), ms, inFlight };
 }
 
 export async function storageFanOutStory(): Promise<FanOutStoryResult> {

@@ -100,6 +100,8 @@ function openStream(port: number): Promise<() => void> {
 export interface VariantResult {
   /** /health latency while streams open and hang up, in ms (a missed answer counts as 1,000). */
   health: Latency;
+  /** Stream tasks in the pool (running or waiting for a slot), sampled every 5 ms: [ms, tasks]. */
+  inPool: Array<[number, number]>;
   /** Tasks of hung-up streams still holding a pool slot at the end. */
   tasksLeft: number;
   /** Tasks of hung-up streams still waiting for a slot at the end. */
@@ -167,6 +169,11 @@ export async function runVariant(mode: Mode): Promise<VariantResult> {
   (await openStream(server.port))();
   await new Promise((resolve) => setTimeout(resolve, 50));
   const health = probe(server.port, '/health', 10);
+  const started = performance.now();
+  const inPool: Array<[number, number]> = [];
+  const sample = () => inPool.push([Math.round(performance.now() - started), tasks.running + tasks.waiting]);
+  sample();
+  const sampler = setInterval(sample, 5);
   let streams = 0;
   try {
     for (let wave = 0; wave < WAVES; wave++) {
@@ -183,8 +190,11 @@ export async function runVariant(mode: Mode): Promise<VariantResult> {
     await pool.idle({ timeout: 200 }).catch(() => {});
     const tasksLeft = tasks.running;
     const tasksQueued = tasks.waiting;
-    return { health: await health.stop(), tasksLeft, tasksQueued, streams };
+    sample();
+    clearInterval(sampler);
+    return { health: await health.stop(), inPool, tasksLeft, tasksQueued, streams };
   } finally {
+    clearInterval(sampler);
     await health.stop();
     await server.close();
   }

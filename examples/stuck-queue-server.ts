@@ -14,6 +14,9 @@ import { get, type Latency, listen, probe } from './lib/http.js';
 export const PUT_TIMEOUT_MS = 300;
 /** How long the demo's client waits for an answer before giving up on a hung request. */
 const CLIENT_LIMIT_MS = 1_500;
+/** Requests sent once the consumer is dead, one every AFTER_CRASH_EVERY_MS. */
+const AFTER_CRASH = 5;
+const AFTER_CRASH_EVERY_MS = 60;
 
 interface Job {
   id: string;
@@ -122,8 +125,10 @@ export interface StuckQueueFigures {
   variant: string;
   /** Status of each /transcribe call in order, `undefined` when the client gave up waiting. */
   statuses: Array<number | undefined>;
-  /** The request made after the crash job (the consumer died, unless it is `consume()`'s). */
+  /** The first request made after the crash job (the consumer died, unless it is `consume()`'s). */
   stuck: { status: number | undefined; ms: number; body: string };
+  /** Every request made after the crash job: sent `sent` ms into that phase, answered after `ms`. */
+  afterCrash: Array<{ sent: number; status: number | undefined; ms: number }>;
   /** /healthz, probed every 20 ms while that request waited. */
   healthz: Latency;
   /** Whether the consumer was still taking jobs at the end. */
@@ -139,12 +144,21 @@ async function runVariant(variant: string, options: StuckQueueServerOptions): Pr
     const block = await get(server.port, '/transcribe?block=1', CLIENT_LIMIT_MS);
     await new Promise((resolve) => setTimeout(resolve, 200)); // the dead consumer's silence grows
     const health = probe(server.port, '/healthz', 20);
-    const stuck = await get(server.port, '/transcribe', CLIENT_LIMIT_MS);
+    const started = performance.now();
+    const replies = await Promise.all(
+      Array.from({ length: AFTER_CRASH }, async (_, i) => {
+        await new Promise((resolve) => setTimeout(resolve, i * AFTER_CRASH_EVERY_MS));
+        const sent = Math.round(performance.now() - started);
+        return { sent, ...(await get(server.port, '/transcribe', CLIENT_LIMIT_MS)) };
+      }),
+    );
     const healthz = await health.stop();
+    const stuck = replies[0]!;
     return {
       variant,
       statuses: [first.status, block.status, stuck.status],
       stuck: { status: stuck.status, ms: Math.round(stuck.ms), body: stuck.body },
+      afterCrash: replies.map((r) => ({ sent: r.sent, status: r.status, ms: Math.round(r.ms) })),
       healthz,
       consumerAlive: server.consumerAlive(),
       reported: server.reported.length,
