@@ -13,7 +13,11 @@ export default defineConfig({
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
-  sourcemap: true,
+  // No source maps: dist/ is plain, unminified JavaScript, which a stack trace can point at as it
+  // is. A map without its sources would send Node's --enable-source-maps to src/*.ts files the
+  // tarball does not hold; with them embedded, maps were 64 % of the unpacked package (1.02 of
+  // 1.59 MB, measured with npm pack --dry-run before this change).
+  sourcemap: false,
   target: 'node20',
   platform: 'node',
   // Shared chunks, so that `unwedge` and `unwedge/redis` share one copy of the error classes

@@ -1,15 +1,20 @@
 // Installs the packed tarball into a fresh project, the way a user would, and imports it from
-// ESM and from CommonJS under this Node version. Needs `npm run build` first (npm test does it).
+// ESM and from CommonJS under this Node version, and checks what the tarball holds (the files the
+// README links to, no source maps). Needs `npm run build` first (npm test does it).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 let dir: string;
+/** What `npm pack --json` says of the tarball. */
+let packed: { filename: string; size: number; unpackedSize: number; files: { path: string }[] };
+/** The package as installed in the user's project. */
+let installed: string;
 
 function run(cmd: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -29,10 +34,11 @@ beforeAll(async () => {
   if (!existsSync(join(root, 'dist/index.js')))
     throw new Error('dist/ is missing: run `npm run build` first');
   dir = await mkdtemp(join(tmpdir(), 'unwedge-pack-'));
-  const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], root);
-  const tarball = join(dir, packed.trim().split('\n').pop()!);
+  [packed] = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', dir], root));
+  const tarball = join(dir, packed.filename);
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], dir);
+  installed = join(dir, 'node_modules', 'unwedge');
 }, 180_000);
 
 afterAll(async () => {
@@ -152,4 +158,39 @@ test('the tarball ships no runtime dependencies', async () => {
     await run(process.execPath, ['-p', 'JSON.stringify(require("unwedge/package.json"))'], dir),
   );
   expect(manifest.dependencies ?? {}).toEqual({});
+});
+
+/** The targets of the relative links of a Markdown page, as paths from its folder (code left out). */
+function relativeLinks(markdown: string): string[] {
+  const text = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
+  const targets = [
+    ...[...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!),
+    ...[...text.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)].map((m) => m[1]!),
+    ...[...text.matchAll(/<(?:img|a|source)\b[^>]*?\s(?:src|href|srcset)="([^"]+)"/gi)].map((m) => m[1]!),
+  ];
+  return targets
+    .filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t) && !t.startsWith('#') && !t.startsWith('/'))
+    .map((t) => posix.normalize(decodeURI(t.replace(/[?#].*$/, ''))).replace(/\/$/, ''));
+}
+
+test('every relative link in the README points at a file the tarball ships', async () => {
+  const shipped = packed.files.map((f) => f.path);
+  const links = relativeLinks(await readFile(join(root, 'README.md'), 'utf8'));
+  expect(links.length).toBeGreaterThan(0);
+  // A link to a folder resolves when the tarball ships a file inside it.
+  const dead = links.filter((l) => !shipped.includes(l) && !shipped.some((f) => f.startsWith(`${l}/`)));
+  expect(dead, 'README links to files npm would not publish').toEqual([]);
+  expect(relativeLinks('[a](docs/x.md#y) [b](https://e.org/c) ![c](./d/e.svg "t") `[f](g.md)`')).toEqual([
+    'docs/x.md',
+    'd/e.svg',
+  ]);
+});
+
+test('the tarball ships no source maps, and no shipped file points at one', async () => {
+  expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
+  const scripts = packed.files.filter((f) => /\.c?js$/.test(f.path)).map((f) => f.path);
+  expect(scripts.length).toBeGreaterThan(0);
+  for (const path of scripts) {
+    expect(await readFile(join(installed, path), 'utf8'), path).not.toMatch(/sourceMappingURL/);
+  }
 });
