@@ -11,7 +11,9 @@ export default defineConfig({
     'adapters/p-limit': 'src/adapters/p-limit.ts',
   },
   format: ['esm', 'cjs'],
-  dts: true,
+  // The declarations show the public surface only: what is marked @internal (the wait core's hooks
+  // and records, the pool's running phase, private and protected members) is left out of them.
+  dts: { compilerOptions: { stripInternal: true } },
   clean: true,
   // No source maps: dist/ is plain, unminified JavaScript, which a stack trace can point at as it
   // is. A map without its sources would send Node's --enable-source-maps to src/*.ts files the
