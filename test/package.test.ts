@@ -1,15 +1,23 @@
 // Installs the packed tarball into a fresh project, the way a user would, and imports it from
-// ESM and from CommonJS under this Node version. Needs `npm run build` first (npm test does it).
+// ESM and from CommonJS under this Node version; checks what the tarball holds (the files the
+// README links to, no source maps) and what its declarations show a user (every export of every
+// subpath, nothing internal), and type-checks a strict nodenext user's files against them. Needs
+// `npm run build` first (npm test does it).
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 let dir: string;
+/** What `npm pack --json` says of the tarball. */
+let packed: { filename: string; size: number; unpackedSize: number; files: { path: string }[] };
+/** The package as installed in the user's project. */
+let installed: string;
 
 function run(cmd: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -29,10 +37,11 @@ beforeAll(async () => {
   if (!existsSync(join(root, 'dist/index.js')))
     throw new Error('dist/ is missing: run `npm run build` first');
   dir = await mkdtemp(join(tmpdir(), 'unwedge-pack-'));
-  const packed = await run('npm', ['pack', '--silent', '--pack-destination', dir], root);
-  const tarball = join(dir, packed.trim().split('\n').pop()!);
+  [packed] = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', dir], root));
+  const tarball = join(dir, packed.filename);
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], dir);
+  installed = join(dir, 'node_modules', 'unwedge');
 }, 180_000);
 
 afterAll(async () => {
@@ -153,3 +162,238 @@ test('the tarball ships no runtime dependencies', async () => {
   );
   expect(manifest.dependencies ?? {}).toEqual({});
 });
+
+/** The targets of the relative links of a Markdown page, as paths from its folder (code left out). */
+function relativeLinks(markdown: string): string[] {
+  const text = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
+  const targets = [
+    ...[...text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)].map((m) => m[1]!),
+    ...[...text.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)].map((m) => m[1]!),
+    ...[...text.matchAll(/<(?:img|a|source)\b[^>]*?\s(?:src|href|srcset)="([^"]+)"/gi)].map((m) => m[1]!),
+  ];
+  return targets
+    .filter((t) => !/^[a-z][a-z0-9+.-]*:/i.test(t) && !t.startsWith('#') && !t.startsWith('/'))
+    .map((t) => posix.normalize(decodeURI(t.replace(/[?#].*$/, ''))).replace(/\/$/, ''));
+}
+
+test('every relative link in the README points at a file the tarball ships', async () => {
+  const shipped = packed.files.map((f) => f.path);
+  const links = relativeLinks(await readFile(join(root, 'README.md'), 'utf8'));
+  expect(links.length).toBeGreaterThan(0);
+  // A link to a folder resolves when the tarball ships a file inside it.
+  const dead = links.filter((l) => !shipped.includes(l) && !shipped.some((f) => f.startsWith(`${l}/`)));
+  expect(dead, 'README links to files npm would not publish').toEqual([]);
+  expect(relativeLinks('[a](docs/x.md#y) [b](https://e.org/c) ![c](./d/e.svg "t") `[f](g.md)`')).toEqual([
+    'docs/x.md',
+    'd/e.svg',
+  ]);
+});
+
+test('the tarball ships no source maps, and no shipped file points at one', async () => {
+  expect(packed.files.filter((f) => f.path.endsWith('.map'))).toEqual([]);
+  const scripts = packed.files.filter((f) => /\.c?js$/.test(f.path)).map((f) => f.path);
+  expect(scripts.length).toBeGreaterThan(0);
+  for (const path of scripts) {
+    expect(await readFile(join(installed, path), 'utf8'), path).not.toMatch(/sourceMappingURL/);
+  }
+});
+
+/** Each subpath of package.json's `exports` and the source file it is built from (tsup.config.ts). */
+const SUBPATHS: Record<string, string> = {
+  '.': 'src/index.ts',
+  './redis': 'src/redis/index.ts',
+  './piscina': 'src/adapters/piscina.ts',
+  './p-queue': 'src/adapters/p-queue.ts',
+  './p-limit': 'src/adapters/p-limit.ts',
+  './inspect': 'src/inspect/index.ts',
+  './inspect/http': 'src/inspect/http.ts',
+};
+
+type Conditions = Record<'import' | 'require', { types: string; default: string }>;
+
+/** Every .d.ts and .d.cts file the tarball ships. */
+function shippedDeclarations(): string[] {
+  return packed.files.map((f) => f.path).filter((p) => /\.d\.c?ts$/.test(p));
+}
+
+/**
+ * What a declaration file shows a user: the names it declares (classes, interfaces, types,
+ * functions, variables), the members of each (`Owner.member`), and its private or protected members.
+ */
+function shownNames(file: ts.SourceFile): { declared: string[]; members: string[]; hidden: string[] } {
+  const declared: string[] = [];
+  const members: string[] = [];
+  const hidden: string[] = [];
+  const visit = (node: ts.Node, owner: string): void => {
+    if (
+      (ts.isClassDeclaration(node) ||
+        ts.isInterfaceDeclaration(node) ||
+        ts.isTypeAliasDeclaration(node) ||
+        ts.isFunctionDeclaration(node) ||
+        ts.isEnumDeclaration(node) ||
+        ts.isVariableDeclaration(node)) &&
+      node.name !== undefined &&
+      ts.isIdentifier(node.name)
+    ) {
+      declared.push(node.name.text);
+      owner = node.name.text;
+    } else if ((ts.isClassElement(node) || ts.isTypeElement(node)) && node.name !== undefined) {
+      const name = ts.isIdentifier(node.name) ? node.name.text : node.name.getText(file);
+      if (!ts.isPrivateIdentifier(node.name)) members.push(`${owner}.${name}`);
+      const modifiers = ts.canHaveModifiers(node) ? (ts.getModifiers(node) ?? []) : [];
+      if (
+        modifiers.some(
+          (m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ProtectedKeyword,
+        )
+      ) {
+        hidden.push(`${owner}.${name}`);
+      }
+    }
+    ts.forEachChild(node, (child) => visit(child, owner));
+  };
+  visit(file, '');
+  return { declared, members, hidden };
+}
+
+/** The names of the top-level declarations of src/ marked `@internal`. */
+async function internalNames(): Promise<Set<string>> {
+  const names = new Set<string>();
+  const files = (await readdir(join(root, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'));
+  for (const path of files) {
+    const text = await readFile(join(root, 'src', path), 'utf8');
+    const file = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true);
+    for (const statement of file.statements) {
+      if (!ts.isInternalDeclaration(statement, file)) continue;
+      if (ts.isVariableStatement(statement)) {
+        for (const d of statement.declarationList.declarations)
+          if (ts.isIdentifier(d.name)) names.add(d.name.text);
+      } else if (
+        'name' in statement &&
+        statement.name !== undefined &&
+        ts.isIdentifier(statement.name as ts.Node)
+      ) {
+        names.add((statement.name as ts.Identifier).text);
+      }
+    }
+  }
+  return names;
+}
+
+test('the subpaths of package.json are the ones built from src', async () => {
+  const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8'));
+  expect(
+    Object.keys(manifest.exports)
+      .filter((k) => k !== './package.json')
+      .sort(),
+  ).toEqual(Object.keys(SUBPATHS).sort());
+});
+
+test('the shipped declarations export every export of every subpath, from ESM and CommonJS', async () => {
+  const manifest = JSON.parse(await readFile(join(installed, 'package.json'), 'utf8'));
+  const pairs = Object.entries(SUBPATHS).flatMap(([subpath, source]) => {
+    const conditions = manifest.exports[subpath] as Conditions;
+    return (['import', 'require'] as const).map(
+      (c) => [`${subpath} (${c})`, join(root, source), join(installed, conditions[c].types)] as const,
+    );
+  });
+  const program = ts.createProgram(
+    pairs.flatMap(([, source, types]) => [source, types]),
+    {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      noEmit: true,
+      types: ['node'],
+    },
+  );
+  const checker = program.getTypeChecker();
+  const exportsOf = (path: string): string[] => {
+    const file = program.getSourceFile(path);
+    if (file === undefined) throw new Error(`not in the program: ${path}`);
+    const symbol = checker.getSymbolAtLocation(file);
+    return symbol === undefined
+      ? []
+      : checker
+          .getExportsOfModule(symbol)
+          .map((s) => s.name)
+          .sort();
+  };
+  for (const [what, source, types] of pairs) {
+    const expected = exportsOf(source);
+    expect(expected.length, what).toBeGreaterThan(0);
+    expect(exportsOf(types), what).toEqual(expected);
+  }
+});
+
+// The names a user met in autocomplete and in hovers before (issue 20): the wait core's hooks,
+// its records and lists, and the pool's hooks; none may be declared, nor be a member of anything
+// shipped. Nor may any top-level declaration of src/ marked @internal (read from the source) be
+// declared. BasePool and TaskRunner stay, as the unexported bases of the pools, public members only.
+const INTERNAL = [
+  'waiters',
+  'describeWait',
+  'onLeave',
+  'timeoutError',
+  'Job',
+  'OwnJob',
+  'JobState',
+  'WaiterList',
+  'Waiter',
+  'AbortHook',
+  'Listeners',
+  'LongTimer',
+  'Tracked',
+  'submit',
+  'slotFree',
+  'startsAtOnce',
+  'backlog',
+  'enqueued',
+  'dropped',
+  'lost',
+  'checkIdle',
+  'parentHere',
+  'taskSignal',
+];
+
+test('the shipped declarations name nothing internal, and no private or protected member', async () => {
+  const internal = await internalNames();
+  expect(internal.has('Job') && internal.has('OwnJob')).toBe(true); // the source's tags were read
+  const found: string[] = [];
+  const hidden: string[] = [];
+  for (const path of shippedDeclarations()) {
+    const text = await readFile(join(installed, path), 'utf8');
+    const shown = shownNames(ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true));
+    for (const name of shown.declared)
+      if (internal.has(name) || INTERNAL.includes(name)) found.push(`${path}: ${name}`);
+    for (const member of shown.members)
+      if (INTERNAL.includes(member.split('.')[1]!)) found.push(`${path}: ${member}`);
+    hidden.push(...shown.hidden.map((member) => `${path}: ${member}`));
+  }
+  expect(shippedDeclarations().length).toBeGreaterThan(0);
+  expect(found, 'internal names in the shipped declarations').toEqual([]);
+  expect(hidden, 'private or protected members in the shipped declarations').toEqual([]);
+});
+
+// A user's strict nodenext project (test/fixtures/consumer): its ESM and CommonJS files import every
+// subpath, type-check with skipLibCheck off, so that a declaration left dangling by stripInternal
+// fails here, then run on this Node line.
+test('a strict nodenext TypeScript project type-checks against the tarball, and its ESM and CJS output run', async () => {
+  const project = join(dir, 'ts');
+  await mkdir(project);
+  for (const file of ['esm.mts', 'cjs.cts', 'tsconfig.json']) {
+    await copyFile(join(root, 'test/fixtures/consumer', file), join(project, file));
+  }
+  // The user's other dependencies, next to unwedge: @types/node, and ioredis for unwedge/redis.
+  const modules = join(dir, 'node_modules');
+  await mkdir(join(modules, '@types'), { recursive: true });
+  await symlink(join(root, 'node_modules/@types/node'), join(modules, '@types/node'), 'dir');
+  await symlink(join(root, 'node_modules/ioredis'), join(modules, 'ioredis'), 'dir');
+  await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], project).catch(
+    (error: Error) => {
+      throw new Error(error.message.replaceAll(project, '.'));
+    },
+  );
+  expect((await run(process.execPath, ['out/esm.mjs'], project)).trim()).toBe(
+    'true 2,4,6 0 a 42 true true consumer',
+  );
+  expect((await run(process.execPath, ['out/cjs.cjs'], project)).trim()).toBe('true ran true true');
+}, 60_000);

@@ -56,6 +56,7 @@ export interface LimitLike {
 export class LimitPool extends BasePool implements Pool {
   /** @param limit the limiter to front; its other callers keep sharing its limit. */
   constructor(
+    /** @internal */
     private readonly limit: LimitLike,
     options?: PoolOptions,
   ) {
@@ -79,14 +80,17 @@ export class LimitPool extends BasePool implements Pool {
     this.limit.concurrency = check.integerOrInfinity(value, 'concurrency', 1);
   }
 
+  /** @internal */
   protected override startsAtOnce(): boolean {
     return this.limit.pendingCount === 0 && this.limit.activeCount < this.limit.concurrency;
   }
 
+  /** @internal */
   protected override backlog(): number {
     return this.limit.pendingCount;
   }
 
+  /** @internal */
   protected override enqueued(job: Job): void {
     this.limit(() => beginQueued(this, job)).then(undefined, (error: unknown) => this.lost(job, error));
   }

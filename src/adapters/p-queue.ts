@@ -59,11 +59,12 @@ const WITHDRAWN = 'unwedge: withdrawn from the queue';
  * ```
  */
 export class PQueuePool extends BasePool implements Pool {
-  /** Queued jobs → the controller that takes their entry out of the queue. */
+  /** @internal Queued jobs → the controller that takes their entry out of the queue. */
   private readonly withdraw = new Map<Job, AbortController>();
 
   /** @param queue the `PQueue` to front; its other users keep sharing its limit. */
   constructor(
+    /** @internal */
     private readonly queue: PQueueLike,
     options?: PoolOptions,
   ) {
@@ -87,14 +88,17 @@ export class PQueuePool extends BasePool implements Pool {
     this.queue.concurrency = check.integerOrInfinity(value, 'concurrency', 1);
   }
 
+  /** @internal */
   protected override startsAtOnce(): boolean {
     return this.queue.size === 0 && this.queue.pending < this.queue.concurrency;
   }
 
+  /** @internal */
   protected override backlog(): number {
     return this.queue.size;
   }
 
+  /** @internal */
   protected override enqueued(job: Job): void {
     // A controller for the queued phase only: aborting it makes p-queue drop the entry. Once the
     // task runs it is never aborted (p-queue would free the slot while the task still runs).
@@ -110,6 +114,7 @@ export class PQueuePool extends BasePool implements Pool {
     });
   }
 
+  /** @internal */
   protected override dropped(job: Job): void {
     this.withdraw.get(job)?.abort(WITHDRAWN);
   }

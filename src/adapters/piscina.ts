@@ -121,10 +121,13 @@ const PISCINA_RUN_KEYS = [...RUN_KEYS, 'name', 'transferList'] as const;
  * ```
  */
 export class PiscinaPool<In = unknown, Out = unknown> implements Pool<In> {
+  /** @internal */
   private readonly pool: WorkerPool;
+  /** @internal */
   private destroyed: Promise<void> | undefined;
 
   constructor(
+    /** @internal */
     private readonly piscina: PiscinaLike<In, Out>,
     options?: PiscinaPoolOptions,
   ) {

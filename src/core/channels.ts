@@ -3,7 +3,7 @@
 import { channel } from 'node:diagnostics_channel';
 import { now, type Shared, shared, type WaitLabel, type WaitOutcome } from './track.js';
 
-/** The stall watchers running: each is told when any tracked wait ends. */
+/** @internal The stall watchers running: each is told when any tracked wait ends. */
 export const enders: Shared['enders'] = shared.enders;
 
 /** Tells every stall watcher that the wait `key` ended; call only when `enders.size > 0`. */

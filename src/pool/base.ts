@@ -61,16 +61,20 @@ let queueTimeoutError: (pool: BasePool, ms: number | undefined) => TimeoutError;
 let leftLine: (pool: BasePool, job: Job) => void;
 
 /**
- * @internal What {@link WorkerPool} and the fronts share above the running phase: option checks,
- * admission (the line, `maxQueue`, `queueTimeout`, nesting), `shutdown` and `idle`. Subclasses
- * decide when a queued job starts.
+ * What {@link WorkerPool} and the fronts share above the running phase: option checks, admission
+ * (the line, `maxQueue`, `queueTimeout`, nesting), `shutdown` and `idle`. Subclasses decide when a
+ * queued job starts. Not exported: the shipped declarations show it only as the base of
+ * `WorkerPool`, `LimitPool` and `PQueuePool`, with its public members (its hooks are internal).
  */
 export abstract class BasePool extends TaskRunner {
   /** Jobs waiting for a slot, oldest first. */
   readonly #waiters = new WaiterList<Job>();
   readonly #line: JobLine;
+  /** @internal */
   protected state: Lifecycle = 'open';
+  /** @internal */
   protected readonly maxQueue: number;
+  /** @internal */
   protected readonly timeout: number | undefined;
   readonly #watchers: WaitHost<IdleWaiter> & { name: string | undefined };
 
@@ -248,6 +252,7 @@ export abstract class BasePool extends TaskRunner {
     return this.#waiters.length === 0 && this.running.length === 0;
   }
 
+  /** @internal */
   protected checkIdle(): void {
     if (!this.#isIdle) return;
     if (this.state === 'draining') this.state = 'closed';

@@ -58,21 +58,23 @@ export let launchChild: (
 export let abandonAll: (pool: TaskRunner, reason: unknown) => number;
 
 /**
- * @internal The running phase every pool shares: the slots in use, the jobs that hold them, their
- * signals and timeouts, abandonment, and nesting. Subclasses add admission (who waits, who starts
- * next: {@link serve}) and the lifecycle.
+ * The running phase every pool shares: the slots in use, the jobs that hold them, their signals
+ * and timeouts, abandonment, and nesting. Subclasses add admission (who waits, who starts next)
+ * and the lifecycle. Not exported: the shipped declarations show it only as a base of the pools,
+ * with its public members (its hooks are internal, left out of them).
  */
 export abstract class TaskRunner {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
-  /** Slots in use: jobs started and not settled, abandoned ones included. */
+  /** @internal Slots in use: jobs started and not settled, abandoned ones included. */
   protected used = 0;
   /** @internal Jobs started and not settled (abandoned ones included), oldest first. */
   protected readonly running = new WaiterList<Job>();
-  /** Started jobs whose `run()` already rejected but whose task has not settled. */
+  /** @internal Started jobs whose `run()` already rejected but whose task has not settled. */
   protected abandonedJobs = 0;
-  /** The store a task runs in, to recognise its children (`asyncContext`). */
+  /** @internal The store a task runs in, to recognise its children (`asyncContext`). */
   protected readonly context: AsyncLocalStorage<Job> | undefined;
+  /** @internal */
   private readonly onError: ((error: unknown) => void) | undefined;
   /** The signal of every task that has no abort source of its own but shutdown (see `#start`). */
   #shared: AbortController | undefined = undefined;
@@ -80,9 +82,10 @@ export abstract class TaskRunner {
   #family: Map<Job, number> | undefined = undefined;
   /** Task signal → job, to recognise a child submitted with its parent's signal. */
   readonly #owners = new WeakMap<AbortSignal, Job>();
-  /** Whether `inspect()` knows it: a named one from the start, any other from its first task or wait. */
+  /** @internal Whether `inspect()` knows it: a named one from the start, any other from its first task or wait. */
   protected listed = false;
 
+  /** @internal */
   constructor(
     name: string | undefined,
     context: AsyncLocalStorage<Job> | undefined,
@@ -93,9 +96,9 @@ export abstract class TaskRunner {
     this.onError = onError;
   }
 
-  /** Starts what may start now that a slot was freed. */
+  /** @internal Starts what may start now that a slot was freed. */
   protected abstract serve(): void;
-  /** Lists this pool in `inspect()`, once. */
+  /** @internal Lists this pool in `inspect()`, once. */
   protected abstract list(): void;
 
   static {
@@ -192,7 +195,7 @@ export abstract class TaskRunner {
     );
   }
 
-  /** The running job a `run()` made here belongs to, if any: by call stack, context or signal. */
+  /** @internal The running job a `run()` made here belongs to, if any: by call stack, context or signal. */
   protected parentHere(signal: AbortSignal | undefined): Job | undefined {
     let job = currentPool === this ? current : this.context?.getStore();
     if (job === undefined && signal !== undefined) {
@@ -201,7 +204,7 @@ export abstract class TaskRunner {
     return job !== undefined && (job.state === RUNNING || job.state === ABANDONED) ? job : undefined;
   }
 
-  /** The signal `parent`'s task was given: a child without a signal of its own follows it. */
+  /** @internal The signal `parent`'s task was given: a child without a signal of its own follows it. */
   protected taskSignal(parent: Job): AbortSignal {
     return parent instanceof OwnJob ? parent.controller!.signal : this.#shared!.signal;
   }
@@ -262,10 +265,12 @@ export abstract class TaskRunner {
     );
   }
 
+  /** @internal */
   protected runTimeoutError(ms: number): TimeoutError {
     return new TimeoutError(`${this.label} task ran longer than its timeout of ${ms} ms`);
   }
 
+  /** @internal */
   protected get label(): string {
     return this.name === undefined ? 'pool' : `pool ${JSON.stringify(this.name)}`;
   }

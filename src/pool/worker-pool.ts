@@ -33,7 +33,9 @@ import { currentPool, launchNow } from './running.js';
  * ```
  */
 export class WorkerPool extends BasePool implements Pool {
+  /** @internal */
   private limit: number;
+  /** @internal */
   private serving = false;
 
   constructor(options: WorkerPoolOptions) {
@@ -87,10 +89,12 @@ export class WorkerPool extends BasePool implements Pool {
     return this.submit(task, options) as Promise<Awaited<T>>;
   }
 
+  /** @internal */
   protected override slotFree(): boolean {
     return this.used < this.limit && this.queued === 0;
   }
 
+  /** @internal */
   protected override serve(): void {
     if (this.serving) return; // a task that threw synchronously finishes inside this loop
     this.serving = true;

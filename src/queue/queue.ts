@@ -79,16 +79,23 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
+  /** @internal */
   private readonly max: number;
+  /** @internal */
   private state: QueueState = 'open';
+  /** @internal */
   private readonly ring: Ring<T>;
-  /** Items taken by a get and not yet marked done. */
+  /** @internal Items taken by a get and not yet marked done. */
   private taken = 0;
+  /** @internal */
   private dropped = 0;
+  /** @internal */
   private lastGet: number | undefined = undefined;
+  /** @internal */
   private stamped = false;
+  /** @internal */
   private readonly created = Date.now();
-  /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
+  /** @internal Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
   private listed: boolean;
   readonly #putters = new Line<PutWaiter<T>>(this, 'put', (w) => fullError(this.#facts(), w.timeout!, true));
   readonly #getters = new Line<TimedWaiter<T>>(this, 'get', (w) => emptyError(this.#facts(), w.timeout!));
@@ -101,7 +108,7 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     if (this.listed) register(this, BoundedQueue.snapshot);
   }
 
-  /** What `inspect()` shows: size, capacity, state, and every parked put, get and join (held weakly). */
+  /** @internal What `inspect()` shows: size, capacity, state, and every parked put, get and join (held weakly). */
   private static snapshot<T>(q: BoundedQueue<T>, sample: Sample): Described {
     return queueSnapshot(q.#facts(), sample);
   }

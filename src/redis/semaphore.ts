@@ -186,7 +186,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     register(this, RedisSemaphore.snapshot);
   }
 
-  /** What `inspect()` shows: the permits, what this instance holds, and its callers in line. */
+  /** @internal What `inspect()` shows: the permits, what this instance holds, and its callers in line. */
   private static snapshot(s: RedisSemaphore, sample: Sample): Described {
     s.#line.sample(sample);
     const { permits, name, key } = s.#spec;

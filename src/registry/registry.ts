@@ -159,9 +159,13 @@ type Lifecycle =
 export class TaskRegistry implements AsyncDisposable {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
+  /** @internal */
   private readonly onError: ((error: unknown, task: TaskInfo) => void) | undefined;
+  /** @internal */
   private readonly tasks = new WaiterList<RegistryTask>();
+  /** @internal */
   private lifecycle: Lifecycle = { tag: 'open' };
+  /** @internal */
   private lastId = 0;
 
   constructor(options?: TaskRegistryOptions) {
@@ -174,7 +178,7 @@ export class TaskRegistry implements AsyncDisposable {
     register(this, TaskRegistry.snapshot);
   }
 
-  /** What `inspect()` shows: the live tasks by state, each with its name and age. */
+  /** @internal What `inspect()` shows: the live tasks by state, each with its name and age. */
   private static snapshot(r: TaskRegistry, sample: Sample): Described {
     const byState: Record<TaskState, number> = {
       running: 0,
@@ -280,6 +284,7 @@ export class TaskRegistry implements AsyncDisposable {
     return this.shutdown().then(ignore);
   }
 
+  /** @internal */
   private beginShutdown(timeout: number | undefined): Promise<RegistryShutdownReport> {
     let resolve!: (report: RegistryShutdownReport) => void;
     const promise = new Promise<RegistryShutdownReport>((r) => {
@@ -307,7 +312,7 @@ export class TaskRegistry implements AsyncDisposable {
     return promise;
   }
 
-  /** Gives the report: at the deadline, or when the last task settles, whichever comes first. */
+  /** @internal Gives the report: at the deadline, or when the last task settles, whichever comes first. */
   private finish(shutdown: Shutdown): void {
     if (shutdown.timer !== undefined) clearTimer(shutdown.timer);
     shutdown.timer = undefined;

@@ -97,6 +97,7 @@ export function runInPermit<T>(permit: Permit, label: string, fn: () => T): T {
 export class Semaphore implements SemaphoreLike {
   /** The name given in the options, if any. */
   readonly name: string | undefined;
+  /** @internal */
   private readonly total: number;
   #free: number;
   /** Its parked callers, and the host core/wait.ts parks them on (its hooks are not ours). */
@@ -106,7 +107,7 @@ export class Semaphore implements SemaphoreLike {
   });
   /** Only with deadlock detection on. */
   readonly #deadlocks: Deadlocks<SemaphoreWaiter> | undefined;
-  /** Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
+  /** @internal Whether `inspect()` knows it: a named one from the start, any other from its first parked caller. */
   private listed: boolean;
 
   /** @param permits how many permits exist: a positive safe integer. */
@@ -123,7 +124,7 @@ export class Semaphore implements SemaphoreLike {
     if (this.listed) register(this, Semaphore.snapshot);
   }
 
-  /** What `inspect()` shows: permits, use, and each parked caller (held weakly, read at dump time). */
+  /** @internal What `inspect()` shows: permits, use, and each parked caller (held weakly, read at dump time). */
   private static snapshot(s: Semaphore, sample: Sample): Described {
     const inUse = s.total - s.#free;
     const line = s.#line;
@@ -139,6 +140,7 @@ export class Semaphore implements SemaphoreLike {
   // Holding a primitive through a WeakRef makes the young-generation GC keep it (only a full GC
   // clears WeakRefs), which made `new Semaphore()` ~8x slower for one made per request and never
   // contended. So an unnamed one is registered the first time someone waits on it.
+  /** @internal */
   private list(): void {
     this.listed = true;
     register(this, Semaphore.snapshot);
@@ -247,6 +249,7 @@ export class Semaphore implements SemaphoreLike {
     if (this.#line.length > 0) this.#serve(); // nobody in line: nothing to serve or detect
   }
 
+  /** @internal */
   private wait<T>(
     waiter: SemaphoreWaiter,
     signal: AbortSignal | undefined,
