@@ -174,14 +174,12 @@ describe('bounded cost', () => {
     const parked = Array.from({ length: 100_000 }, () => sem.acquire().then((p) => p.release()));
     try {
       for (const path of ['/debug/unwedge', '/debug/unwedge?format=json']) {
-        const started = performance.now();
         const res = await get(path);
-        const elapsed = performance.now() - started;
         expect(res.status).toBe(200);
+        // Its size is the bound a test can hold on any machine; its time (a few ms) is measured in
+        // bench/inspect.ts, not here, and that only `limit` waits are described is
+        // test/core/sample.test.ts's.
         expect(Buffer.byteLength(res.body)).toBeLessThan(100_000);
-        // The figure (a few ms) is measured in bench/inspect.ts; here only a loose bound, so a busy
-        // machine does not fail it, that the walk of 17 MB (~300 ms before) would break.
-        expect(elapsed).toBeLessThan(150);
       }
       const report = JSON.parse((await get('/debug/unwedge?format=json')).body) as InspectReport;
       const block = report.primitives.find((p) => p.name === 'guard-backlog')!;
