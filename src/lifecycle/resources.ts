@@ -25,9 +25,18 @@ export type Resource =
   | Server
   | AsyncDisposable
   | Disposable
-  | { shutdown(): unknown }
-  | { close(): unknown }
-  | { stop(): unknown };
+  | {
+      /** Called with no arguments; awaited when it returns a promise. */
+      shutdown(): unknown;
+    }
+  | {
+      /** Called with no arguments; awaited when it returns a promise. */
+      close(): unknown;
+    }
+  | {
+      /** Called with no arguments; awaited when it returns a promise. */
+      stop(): unknown;
+    };
 
 /** @internal What a step says of itself when something of it still runs. */
 export type StepStragglers = Omit<Straggler, 'name'>;
