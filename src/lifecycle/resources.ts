@@ -67,13 +67,15 @@ function aborted(signal: AbortSignal): { promise: Promise<void>; hook: AbortHook
   return { promise, hook };
 }
 
-/** `pool "feeds"`: what inspect() calls it, or its class for a pool inspect() does not know. */
-function poolStragglers(pool: PoolLike): StepStragglers | undefined {
-  if (pool.active + pool.queued === 0) return undefined;
-  const seen = inspectOne(pool);
-  if (seen !== undefined) return { summary: seen.summary, running: seen.waits };
-  const abandoned = pool.abandoned > 0 ? ` (${pool.abandoned} abandoned)` : '';
-  return { summary: `${pool.active} running${abandoned}, ${pool.queued} queued`, running: [] };
+/**
+ * What inspect() shows of `primitive` (its summary and its waits, with their ages and origins),
+ * or `summary` alone for one it does not list (a front that wraps a pool of its own).
+ */
+function seen(primitive: object, summary: () => string): StepStragglers {
+  const report = inspectOne(primitive);
+  return report === undefined
+    ? { summary: summary(), running: [] }
+    : { summary: report.summary, running: report.waits };
 }
 
 /** The pool contract: WorkerPool, the fronts, PiscinaPool. */
@@ -111,7 +113,10 @@ function poolStep(pool: PoolLike, name: string): Step {
       if (pool.active > 0) await pool.idle({ signal: done }).catch(ignore);
       return undefined;
     },
-    stragglers: () => poolStragglers(pool),
+    stragglers() {
+      if (pool.active + pool.queued === 0) return undefined;
+      return seen(pool, () => `${pool.active} running (${pool.abandoned} abandoned), ${pool.queued} queued`);
+    },
   };
 }
 
@@ -124,9 +129,7 @@ function registryStep(registry: TaskRegistry, name: string): Step {
       return report.failed.map((f) => ({ name: `${name}: task ${JSON.stringify(f.name)}`, error: f.error }));
     },
     stragglers() {
-      if (registry.size === 0) return undefined;
-      const seen = inspectOne(registry);
-      return { summary: seen?.summary ?? `${registry.size} tasks`, running: seen?.waits ?? [] };
+      return registry.size === 0 ? undefined : seen(registry, () => `${registry.size} tasks`);
     },
   };
 }
@@ -152,12 +155,7 @@ function queueStep(queue: BoundedQueue<unknown>, name: string): Step {
     },
     stragglers() {
       if (queue.unfinished === 0) return undefined;
-      const taken = queue.unfinished - queue.size;
-      const seen = inspectOne(queue);
-      return {
-        summary: seen?.summary ?? `${queue.size} queued, ${taken} taken and not done`,
-        running: seen?.waits ?? [],
-      };
+      return seen(queue, () => `${queue.size} queued, ${queue.unfinished - queue.size} taken and not done`);
     },
   };
 }

@@ -4,7 +4,7 @@
 // refused), idle keep-alive connections closed at once and each one as its response ends (Node's
 // close() leaves a keep-alive socket open after its last response: 5 s of keepAliveTimeout), and a
 // response not begun yet says `Connection: close`. At the deadline every socket left is destroyed.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
 import { now } from '../core/track.js';
@@ -50,11 +50,14 @@ export class ServerStep implements Step {
     this.#server = server;
     this.#name = name;
     server.on('connection', this.#onConnection);
-    if (isHttp(server)) server.on('request', this.#onRequest);
+    // Before the app's handler, which may answer at once: a request that comes while we stop must
+    // be answered with `Connection: close`.
+    if (isHttp(server)) server.prependListener('request', this.#onRequest);
   }
 
+  /** Given, or the address it listened on when its stop began. */
   get name(): string {
-    return this.#name ?? nameOf(this.#server);
+    return this.#name ?? 'server';
   }
 
   /**
@@ -83,24 +86,21 @@ export class ServerStep implements Step {
     return closed;
   }
 
+  /**
+   * The requests the deadline cut off, oldest first. Nothing else can be left: the lifecycle
+   * reports after the deadline, which destroys every socket the server has.
+   */
   stragglers(): StepStragglers | undefined {
-    const t = now();
-    const running = [...this.#cut];
-    for (const res of this.#requests) running.push(request(res[WHAT], 'in flight', t - res[SINCE]));
-    let open = 0;
-    for (const socket of this.#sockets) if (!socket.destroyed) open++; // destroyed: its 'close' is on its way
-    if (running.length === 0 && open === 0) return undefined;
-    const parts: string[] = [];
-    if (this.#cut.length > 0) parts.push(`${requests(this.#cut.length)} cut off at the deadline`);
-    if (this.#requests.size > 0) parts.push(`${requests(this.#requests.size)} in flight`);
-    if (open > 0) parts.push(`${open} connection${open === 1 ? '' : 's'} open`);
-    return { summary: parts.join(', '), running: running.sort((a, b) => b.age - a.age) };
+    const n = this.#cut.length;
+    if (n === 0) return undefined;
+    return { summary: `${n} request${n === 1 ? '' : 's'} cut off at the deadline`, running: this.#cut };
   }
 
   /** The deadline: every request still in flight is cut off, every socket destroyed. */
   #destroyAll(): void {
     const t = now();
-    for (const res of this.#requests) this.#cut.push(request(res[WHAT], 'cut off', t - res[SINCE]));
+    // The Set is in arrival order: the oldest request first.
+    for (const res of this.#requests) this.#cut.push(cutOff(res[WHAT], t - res[SINCE]));
     this.#requests.clear();
     if (isHttp(this.#server)) this.#server.closeAllConnections();
     // Upgraded sockets (WebSockets) and those of a plain net.Server are not the http server's to close.
@@ -116,12 +116,12 @@ export class ServerStep implements Step {
     socket.once('close', () => this.#sockets.delete(socket));
   };
 
-  readonly #onRequest = (req: { method?: string; url?: string }, res: ServerResponse): void => {
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const tracked = res as Tracked;
     tracked[STEP] = this;
     tracked[SINCE] = now();
     // The path only: a query string may carry a token, and this text goes to stderr.
-    tracked[WHAT] = `${req.method} ${(req.url ?? '').split('?')[0]}`;
+    tracked[WHAT] = `${req.method} ${req.url!.split('?')[0]}`; // a server's request always has its url
     this.#requests.add(tracked);
     // A request that arrives on a kept-alive connection while stopping is served, then that connection closes.
     if (this.#stopping) res.shouldKeepAlive = false;
@@ -140,10 +140,13 @@ function responseClosed(this: ServerResponse): void {
   ServerStep.ended(this as Tracked);
 }
 
-function request(what: string, state: string, age: number): WaitReport {
-  return { what, state, age: Math.round(age), ageIsLowerBound: false, timeout: undefined, origin: [] };
-}
-
-function requests(n: number): string {
-  return `${n} request${n === 1 ? '' : 's'}`;
+function cutOff(what: string, age: number): WaitReport {
+  return {
+    what,
+    state: 'cut off',
+    age: Math.round(age),
+    ageIsLowerBound: false,
+    timeout: undefined,
+    origin: [],
+  };
 }

@@ -72,7 +72,7 @@ export function installSignals(shutdown: () => Promise<LifecycleReport>, config:
     if (signalled) {
       exited = true;
       remove();
-      exit(128 + (constants.signals[signal] ?? 0));
+      exit(128 + (constants.signals[signal] as number)); // a name checked by checkSignalsOptions
       return;
     }
     signalled = true;

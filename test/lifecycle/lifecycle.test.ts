@@ -466,6 +466,61 @@ describe('what use() accepts', () => {
   });
 });
 
+describe('what the report says of what inspect() does not list', () => {
+  test('a pool the inspector does not know (a front over a pool of its own) is described by its counts', async () => {
+    const { life } = collecting({ timeout: 100 });
+    let closed = false;
+    const front = {
+      run: () => Promise.resolve(),
+      idle: () => new Promise<void>(() => {}), // its task never ends
+      shutdown: () => {
+        closed = true;
+        return Promise.resolve({ cancelled: 1, aborted: 1, stillRunning: 1 });
+      },
+      active: 1,
+      queued: 0,
+      abandoned: 1,
+    };
+    life.use(front as never, { name: 'front' });
+    const report = track(life.shutdown());
+    await vi.advanceTimersByTimeAsync(100 + FORCE_GRACE_MS);
+    expect(closed).toBe(true);
+    expect(report.value!.stragglers).toEqual([
+      { name: 'front', summary: '1 running (1 abandoned), 0 queued', running: [] },
+    ]);
+  });
+
+  test('a consumer reached after the budget was spent aborts its handlers at once; those that ignore it are counted', async () => {
+    const { life } = collecting({ timeout: 50 });
+    const queue = new BoundedQueue<number>({ capacity: 10 });
+    const consumer = life.use(
+      queue.consume(() => new Promise(() => {}), { concurrency: 2, onError: () => {} }),
+    );
+    life.defer(() => new Promise(() => {}), { name: 'hangs' }); // stopped first: holds the whole budget
+    queue.tryPut(1);
+    queue.tryPut(2);
+    await flush();
+    expect(consumer.active).toBe(2);
+    const report = track(life.shutdown());
+    await vi.advanceTimersByTimeAsync(50);
+    expect(consumer.abandoned).toBe(2); // stopped at the deadline, with nothing left
+    await vi.advanceTimersByTimeAsync(FORCE_GRACE_MS);
+    expect(report.value!.stragglers.map((s) => [s.name, s.summary])).toEqual([
+      ['hangs', 'its stop had not settled'],
+      ['consumer of queue', '2 handlers running (2 aborted)'],
+    ]);
+  });
+
+  test('a resource without a class or a name is called resource; a failure that is no Error is shown as inspect shows it', async () => {
+    const { life } = collecting();
+    const bare = Object.assign(Object.create(null), { close: () => Promise.reject('quit: connection lost') });
+    life.use(bare);
+    const report = await life.shutdown();
+    expect(report.failed).toEqual([{ name: 'resource', error: 'quit: connection lost' }]);
+    expect(formatLifecycleReport(report)).toContain("failed: resource: 'quit: connection lost'\n");
+  });
+});
+
 test('formatLifecycleReport: the whole, each step with its budget, the stragglers with their waits, the failures', async () => {
   const { life } = collecting({ timeout: 100 });
   life.defer(() => new Promise(() => {}), { name: 'hangs' });

@@ -4,6 +4,8 @@
 import { once } from 'node:events';
 import { Agent, createServer, get, type IncomingMessage, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { FORCE_GRACE_MS, Lifecycle } from '../../src/lifecycle/lifecycle.js';
 import { deferred } from '../support/promises.js';
@@ -186,5 +188,69 @@ test('a server that never listened, or was closed already, stops at once and is 
   expect(report.steps.map((s) => [s.name, s.outcome])).toEqual([
     ['server', 'stopped'],
     ['server', 'stopped'],
+  ]);
+});
+
+test('a server reached after the budget was spent cuts off at once every request in flight, oldest first', async () => {
+  const life = new Lifecycle({ timeout: 50 });
+  const { port, started } = await app(life);
+  life.defer(() => new Promise(() => {}), { name: 'hangs' }); // stopped first: holds the whole budget
+  const first = request(port, '/hang');
+  await reached(started, '/hang');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = request(port, '/hang?again');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const report = await life.shutdown();
+  expect([(await first).error, (await second).error]).toEqual(['ECONNRESET', 'ECONNRESET']);
+  const server = report.stragglers.find((s) => s.name.startsWith('server'))!;
+  expect(server.summary).toBe('2 requests cut off at the deadline');
+  expect(server.running.map((w) => w.what)).toEqual(['GET /hang', 'GET /hang']);
+  expect(server.running[0]!.age).toBeGreaterThan(server.running[1]!.age);
+  expect(report.steps.map((s) => [s.name.split(' ')[0], s.budget])).toEqual([
+    ['hangs', 50],
+    ['server', 0],
+  ]);
+});
+
+test('a request that comes on a kept-alive connection while the server stops is served, then its connection closes', async () => {
+  const life = new Lifecycle({ timeout: 5_000 });
+  const { port, release, started } = await app(life);
+  const socket = connect(port, '127.0.0.1');
+  socket.setEncoding('utf8');
+  let received = '';
+  socket.on('data', (chunk: string) => {
+    received += chunk;
+  });
+  await once(socket, 'connect');
+  socket.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n');
+  await reached(started, '/stream');
+  const stopping = life.shutdown();
+  socket.write('GET /after HTTP/1.1\r\nHost: x\r\n\r\n'); // pipelined behind the stream, after the stop began
+  await reached(started, '/after');
+  release.resolve();
+  await once(socket, 'close');
+  expect(received.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(2);
+  expect(received).toMatch(/\r\n\r\nok$/); // the second answer, then the server closed the connection
+  expect(received.split('HTTP/1.1 200 OK')[1]).toMatch(/\r\nConnection: keep-alive\r\n/); // begun before the stop
+  expect(received.split('HTTP/1.1 200 OK')[2]).toMatch(/\r\nConnection: close\r\n/);
+  expect((await stopping).clean).toBe(true);
+});
+
+test('a server is named by where it listened: IPv6, or a socket path', async () => {
+  const life = new Lifecycle();
+  const v6 = life.use(createServer());
+  const onPath = life.use(createServer());
+  const path = join(tmpdir(), `unwedge-lifecycle-${process.pid}.sock`);
+  onPath.listen(path);
+  await once(onPath, 'listening');
+  // ::1 may be missing (a container without IPv6): then that server never listened, and is named so.
+  const hasV6 = await new Promise<boolean>((resolve) => {
+    v6.once('error', () => resolve(false));
+    v6.listen(0, '::1', () => resolve(true));
+  });
+  const report = await life.shutdown();
+  expect(report.steps.map((s) => s.name)).toEqual([
+    `server ${path}`,
+    hasV6 ? expect.stringMatching(/^server \[::1\]:\d+$/) : 'server',
   ]);
 });

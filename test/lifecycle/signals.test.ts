@@ -131,3 +131,12 @@ test('handleSignals after the shutdown started throws ClosedError and installs n
   gate.resolve();
   await report;
 });
+
+test('without an exit hook, the process exits through process.exit', async () => {
+  const exit = vi.spyOn(process, 'exit').mockImplementation((() => {}) as never);
+  const life = new Lifecycle();
+  life.handleSignals();
+  signal('SIGTERM');
+  await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(0));
+  expect(life.state).toBe('stopped');
+});
