@@ -36,7 +36,6 @@ export {
   writeStall,
 } from './inspect/index.js';
 export {
-  FORCE_GRACE_MS,
   Lifecycle,
   type LifecycleOptions,
   type LifecycleState,
@@ -51,6 +50,7 @@ export {
   type StepOutcome,
   type Straggler,
 } from './lifecycle/report.js';
+export { FORCE_GRACE_MS } from './lifecycle/run.js';
 export type { HandleSignalsOptions } from './lifecycle/signals.js';
 export {
   type Pool,

@@ -6,16 +6,14 @@
 // budget, and names what was still running when the budget ran out: it knows what the work in
 // flight is, which close-with-grace, terminus and lightship cannot.
 
-import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { ignore, unreachable } from '../core/never.js';
 import { failureLine, reportFailure } from '../core/report.js';
-import { clearTimer, startTimer } from '../core/timer.js';
-import { now } from '../core/track.js';
 import * as check from '../core/validate.js';
-import { ClosedError, TimeoutError } from '../errors.js';
-import type { LifecycleFailure, LifecycleReport, LifecycleStep, Straggler } from './report.js';
+import { ClosedError } from '../errors.js';
+import type { LifecycleReport } from './report.js';
 import { callStep, type Resource, type Step, stepOf } from './resources.js';
+import { stopAll } from './run.js';
 import { checkSignalsOptions, type HandleSignalsOptions, installSignals } from './signals.js';
 
 /** Options of {@link Lifecycle}. */
@@ -48,24 +46,8 @@ const USE_KEYS = ['name'] as const;
 /** Where a {@link Lifecycle} is: `'running'` until `shutdown()` starts, `'stopped'` once it has reported. */
 export type LifecycleState = 'running' | 'stopping' | 'stopped';
 
-/** What happens to the whole budget's shutdown by default, in ms. */
+/** The whole shutdown's budget when none is given, in ms. */
 const DEFAULT_TIMEOUT = 10_000;
-
-/**
- * After the budget is spent, what was forced (aborted tasks, destroyed sockets) gets this many ms
- * to settle before it is named as left running: shutdown() resolves within `timeout` plus this.
- */
-export const FORCE_GRACE_MS = 100;
-
-/** A step in a shutdown: when it started, what it was given, how it ended. */
-class Run {
-  started = -1;
-  budget = 0;
-  ended = -1;
-  failed = false;
-  settled!: Promise<void>;
-  constructor(readonly step: Step) {}
-}
 
 class Shutdown {
   resolve!: (report: LifecycleReport) => void;
@@ -74,7 +56,6 @@ class Shutdown {
     this.resolve = resolve;
     this.reject = reject;
   });
-  report: LifecycleReport | undefined = undefined;
 }
 
 type State =
@@ -188,7 +169,17 @@ export class Lifecycle implements AsyncDisposable {
         const shutdown = new Shutdown();
         this.#state = { tag: 'stopping', shutdown };
         // The first stop starts now; one that calls shutdown() gets this promise.
-        this.#run(shutdown).then(shutdown.resolve, shutdown.reject);
+        const id = {
+          name: this.name,
+          who: this.#who(),
+          report: (step: string, error: unknown) => this.#report(step, error),
+        };
+        stopAll([...this.#steps].reverse(), this.#timeout, id).then((report) => {
+          this.#state = { tag: 'stopped', shutdown };
+          this.#removeSignals?.();
+          this.#removeSignals = undefined;
+          shutdown.resolve(report);
+        }, shutdown.reject);
         return shutdown.promise;
       }
       case 'stopping':
@@ -224,98 +215,6 @@ export class Lifecycle implements AsyncDisposable {
   #refuseIfStopping(call: string): void {
     if (this.#state.tag === 'running') return;
     throw new ClosedError(`${this.#who()} is ${this.#state.tag}: cannot ${call}()`);
-  }
-
-  async #run(shutdown: Shutdown): Promise<LifecycleReport> {
-    const start = now();
-    const deadline = start + this.timeout;
-    const force = new AbortController();
-    const done = new AbortController();
-    const failed: LifecycleFailure[] = [];
-    const runs = this.#steps.map((step) => new Run(step)).reverse();
-    const timer = startTimer(() => {
-      force.abort(new TimeoutError(`${this.#who()} spent its ${this.timeout} ms shutdown budget`));
-    }, this.timeout);
-    let forcedHook: AbortHook | undefined;
-    const forced = new Promise<void>((resolve) => {
-      forcedHook = onAbort(force.signal, resolve);
-    });
-    const begin = (run: Run) => {
-      run.started = now();
-      run.budget = Math.max(0, Math.round(deadline - run.started));
-      let stopped: Promise<readonly LifecycleFailure[] | undefined>;
-      try {
-        stopped = Promise.resolve(run.step.stop(run.budget, force.signal, done.signal));
-      } catch (error) {
-        stopped = Promise.reject(error);
-      }
-      run.settled = stopped.then(
-        (reported) => {
-          run.ended = now();
-          if (reported === undefined || reported.length === 0) return;
-          run.failed = true;
-          if (shutdown.report === undefined) failed.push(...reported);
-        },
-        (error: unknown) => {
-          run.ended = now();
-          run.failed = true;
-          if (shutdown.report === undefined) failed.push({ name: run.step.name, error });
-          this.#report(run.step.name, error);
-        },
-      );
-    };
-    let next = 0;
-    for (; next < runs.length && !force.signal.aborted; next++) {
-      const run = runs[next]!;
-      begin(run);
-      await Promise.race([run.settled, forced]);
-    }
-    if (force.signal.aborted) {
-      // The budget is spent: what was not reached is stopped with nothing left, all at once, and
-      // everything still stopping gets the grace to settle.
-      for (; next < runs.length; next++) begin(runs[next]!);
-      const pending = runs.filter((run) => run.ended < 0).map((run) => run.settled);
-      if (pending.length > 0) {
-        let graceTimer: ReturnType<typeof startTimer> | undefined;
-        const grace = new Promise<void>((resolve) => {
-          graceTimer = startTimer(resolve, FORCE_GRACE_MS);
-        });
-        await Promise.race([Promise.all(pending), grace]);
-        clearTimer(graceTimer!);
-      }
-    }
-    clearTimer(timer);
-    offAbort(forcedHook);
-    // Steps drop the waits of their own they still have (a pool's idle()), so that what they
-    // report as still running is the work, not their wait for it.
-    done.abort(new ClosedError(`${this.#who()} has reported`));
-    const t = now();
-    const steps: LifecycleStep[] = [];
-    const stragglers: Straggler[] = [];
-    for (const run of runs) {
-      const left = run.step.stragglers();
-      if (left !== undefined) stragglers.push({ name: run.step.name, ...left });
-      steps.push({
-        name: run.step.name,
-        budget: run.budget,
-        elapsed: Math.round((run.ended < 0 ? t : run.ended) - run.started),
-        outcome: run.failed ? 'failed' : left !== undefined ? 'left-running' : 'stopped',
-      });
-    }
-    const report: LifecycleReport = {
-      name: this.name,
-      clean: stragglers.length === 0 && failed.length === 0,
-      elapsed: Math.round(t - start),
-      timeout: this.timeout,
-      steps,
-      stragglers,
-      failed: [...failed],
-    };
-    shutdown.report = report;
-    this.#state = { tag: 'stopped', shutdown };
-    this.#removeSignals?.();
-    this.#removeSignals = undefined;
-    return report;
   }
 
   /** A resource's stop failed: told once, to `onError` or stderr (also after the report). */

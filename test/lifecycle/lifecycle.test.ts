@@ -5,13 +5,9 @@
 import { afterEach, beforeEach, describe, expect, type MockInstance, test, vi } from 'vitest';
 import { ClosedError, TimeoutError } from '../../src/errors.js';
 import { configure } from '../../src/inspect/index.js';
-import {
-  FORCE_GRACE_MS,
-  Lifecycle,
-  type LifecycleOptions,
-  type Resource,
-} from '../../src/lifecycle/lifecycle.js';
+import { Lifecycle, type LifecycleOptions, type Resource } from '../../src/lifecycle/lifecycle.js';
 import { formatLifecycleReport } from '../../src/lifecycle/report.js';
+import { FORCE_GRACE_MS } from '../../src/lifecycle/run.js';
 import { WorkerPool } from '../../src/pool/index.js';
 import { BoundedQueue } from '../../src/queue/queue.js';
 import { TaskRegistry } from '../../src/registry/registry.js';

@@ -7,7 +7,8 @@ import { connect, createServer as createTcpServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, test } from 'vitest';
-import { FORCE_GRACE_MS, Lifecycle } from '../../src/lifecycle/lifecycle.js';
+import { Lifecycle } from '../../src/lifecycle/lifecycle.js';
+import { FORCE_GRACE_MS } from '../../src/lifecycle/run.js';
 import { deferred } from '../support/promises.js';
 
 const cleanups: Array<() => unknown> = [];
