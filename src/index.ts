@@ -61,6 +61,23 @@ export {
   writeStall,
 } from './inspect/index.js';
 export {
+  Lifecycle,
+  type LifecycleOptions,
+  type LifecycleState,
+  type Resource,
+  type UseOptions,
+} from './lifecycle/lifecycle.js';
+export {
+  formatLifecycleReport,
+  type LifecycleFailure,
+  type LifecycleReport,
+  type LifecycleStep,
+  type StepOutcome,
+  type Straggler,
+} from './lifecycle/report.js';
+export { FORCE_GRACE_MS } from './lifecycle/run.js';
+export type { HandleSignalsOptions } from './lifecycle/signals.js';
+export {
   type Pool,
   type PoolIdleOptions,
   type PoolOptions,

@@ -16,6 +16,7 @@ import {
   type EventLoopWatcher,
   fanOut,
   fanOutIterable,
+  Lifecycle,
   type Permit,
   Semaphore,
   TaskRegistry,
@@ -180,6 +181,20 @@ function registry(): TaskRegistry {
     expect(r.closed, 'closed').toBe(false);
   });
   return r;
+}
+
+/** A lifecycle a bad call must leave running, with nothing registered and no signal handled. */
+function lifecycle(): Lifecycle {
+  const life = new Lifecycle();
+  const signals = ['SIGTERM', 'SIGINT'].map((s) => process.listenerCount(s));
+  untouched.push(() => {
+    expect(life.state, 'state').toBe('running');
+    expect(
+      ['SIGTERM', 'SIGINT'].map((s) => process.listenerCount(s)),
+      'signal listeners',
+    ).toEqual(signals);
+  });
+  return life;
 }
 
 /** An ioredis stand-in that throws on any call: validation must fail before any Redis command. */
@@ -1103,6 +1118,128 @@ const registryTable: Table = {
   ],
 };
 
+const RESOURCE =
+  'a net/http Server, an unwedge primitive, or have Symbol.asyncDispose, Symbol.dispose, shutdown(), close() or stop()';
+const closable = { close() {} };
+
+const lifecycleTable: Table = {
+  sync: [
+    ...optionsCases('new Lifecycle', (v) => new Lifecycle(v as never)),
+    ...strictCases(
+      'new Lifecycle',
+      (v) => new Lifecycle(v as never),
+      ['name', 'timeout', 'onError'],
+      ['timout', 'timeout'],
+    ),
+    ...stringCases('new Lifecycle', 'options.name', (v) => new Lifecycle({ name: v as never })),
+    ...numberCases(
+      'new Lifecycle',
+      (v) => new Lifecycle({ timeout: v as number }),
+      [...timeoutRanges, [Number.POSITIVE_INFINITY, 'Infinity']], // a budget must be finite
+      'options.timeout',
+    ),
+    ...functionCases(
+      'new Lifecycle',
+      'options.onError',
+      (v) => new Lifecycle({ onError: v as never }),
+      false,
+    ),
+    // use(resource, options): nothing is registered
+    ...typeCases(
+      'use',
+      'resource',
+      (v) => lifecycle().use(v as never),
+      [
+        [undefined, 'undefined'],
+        [null, 'null'],
+        [5, '5'],
+        ['server', '"server"'],
+        [{}, 'an object'],
+        [{ close: 'now' }, 'an object'],
+        [new Map(), 'an instance of Map'],
+      ],
+      RESOURCE,
+    ),
+    [
+      'use: a function',
+      () => lifecycle().use(work as never),
+      TypeError,
+      new RegExp(
+        `^resource must be ${esc(RESOURCE)} \\(to run a function at shutdown, use defer\\(\\)\\); received function work$`,
+      ),
+    ],
+    ...optionsCases('use', (v) => lifecycle().use(closable, v as never)),
+    ...strictCases('use', (v) => lifecycle().use(closable, v as never), ['name'], ['nmae', 'name']),
+    ...stringCases('use', 'options.name', (v) => lifecycle().use(closable, { name: v as never })),
+    // defer(fn, options): fn is never called
+    ...functionCases('defer', 'fn', (v) => lifecycle().defer(v as never)),
+    ...optionsCases('defer', (v) => lifecycle().defer(work, v as never)),
+    ...strictCases('defer', (v) => lifecycle().defer(work, v as never), ['name'], ['Name', 'name']),
+    ...stringCases('defer', 'options.name', (v) => lifecycle().defer(work, { name: v as never })),
+    // handleSignals(options): no listener is installed
+    ...optionsCases('handleSignals', (v) => lifecycle().handleSignals(v as never)),
+    ...strictCases(
+      'handleSignals',
+      (v) => lifecycle().handleSignals(v as never),
+      ['signals', 'exit'],
+      ['signal', 'signals'],
+    ),
+    ...typeCases(
+      'handleSignals',
+      'options.signals',
+      (v) => lifecycle().handleSignals({ signals: v as never }),
+      [
+        ['SIGTERM', '"SIGTERM"'],
+        [null, 'null'],
+        [{}, 'an object'],
+        [5, '5'],
+      ],
+      'an array of signal names',
+    ),
+    [
+      'handleSignals: options.signals = []',
+      () => lifecycle().handleSignals({ signals: [] }),
+      RangeError,
+      /^options\.signals must name at least one signal; received an empty array$/,
+    ],
+    ...(
+      [
+        ['SIGTERM', 'SIGNOPE', '"SIGNOPE"'],
+        ['SIGTERM', 'sigterm', '"sigterm"'],
+        ['SIGTERM', 'SIGKILL', '"SIGKILL"'],
+        ['SIGTERM', 'SIGSTOP', '"SIGSTOP"'],
+        ['SIGTERM', 15, '15'],
+      ] as const
+    ).map(
+      ([ok, bad, shown]): Case => [
+        `handleSignals: options.signals = ["${ok}", ${shown}]`,
+        () => lifecycle().handleSignals({ signals: [ok, bad as never] }),
+        RangeError,
+        exact('options.signals[1]', 'a signal a process can handle, e.g. "SIGTERM"', shown),
+      ],
+    ),
+    ...functionCases(
+      'handleSignals',
+      'options.exit',
+      (v) => lifecycle().handleSignals({ exit: v as never }),
+      false,
+    ),
+  ],
+  async: [],
+  aborted: [],
+  inherited: [
+    ['new Lifecycle({})', ['name', 'timeout', 'onError'], () => new Lifecycle({})],
+    ['use(resource, {})', ['name'], () => new Lifecycle().use(closable, {})],
+    ['defer(fn, {})', ['name'], () => new Lifecycle().defer(noop, {})],
+    [
+      'handleSignals({})',
+      ['signals', 'exit'],
+      () => new Lifecycle().handleSignals({}),
+      (remove) => (remove as () => void)(),
+    ],
+  ],
+};
+
 const piscinaTable: Table = {
   sync: [
     ...typeCases(
@@ -1683,6 +1820,7 @@ const tables: Record<string, Table> = {
   WorkerPool: workerPoolTable,
   'fanOut / fanOutIterable': fanOutTable,
   TaskRegistry: registryTable,
+  Lifecycle: lifecycleTable,
   'PiscinaPool (unwedge/piscina)': piscinaTable,
   'PQueuePool (unwedge/p-queue)': pqueueTable,
   'LimitPool (unwedge/p-limit)': limitTable,
@@ -1875,6 +2013,6 @@ test('every primitive has a table, and the table is large', () => {
     (n, t) => n + t.sync.length + t.async.length + t.aborted.length,
     0,
   );
-  expect(Object.keys(tables)).toHaveLength(11);
+  expect(Object.keys(tables)).toHaveLength(12);
   expect(total).toBeGreaterThan(700);
 });

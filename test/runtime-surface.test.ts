@@ -8,6 +8,8 @@ import PQueue from 'p-queue';
 import { expect, test } from 'vitest';
 import { LimitPool } from '../src/adapters/p-limit.js';
 import { PQueuePool } from '../src/adapters/p-queue.js';
+import { Lifecycle } from '../src/lifecycle/lifecycle.js';
+import { FORCE_GRACE_MS } from '../src/lifecycle/run.js';
 import { WorkerPool } from '../src/pool/index.js';
 import { BoundedQueue } from '../src/queue/queue.js';
 import { RedisSemaphore } from '../src/redis/index.js';
@@ -117,6 +119,24 @@ test('a RedisSemaphore shows its public surface only: the hooks of the wait core
   for (const name of ['waiters', 'timeoutError', 'onLeave', 'describeWait', 'release', 'grant']) {
     expect((sem as unknown as Record<string, unknown>)[name], `sem.${name}`).toBeUndefined();
   }
+});
+
+test('a Lifecycle shows its public surface only: its steps and its budget cannot be reached or changed', async () => {
+  const life = new Lifecycle({ timeout: 100 });
+  life.defer(() => new Promise(() => {}), { name: 'hangs' });
+  expect(Object.keys(life)).toEqual(['name']);
+  expect(methodsOf(life)).toEqual(['defer', 'handleSignals', 'shutdown', 'use']);
+  for (const name of ['steps', 'run', 'report', 'stop', 'force', 'deadline']) {
+    expect((life as unknown as Record<string, unknown>)[name], `life.${name}`).toBeUndefined();
+  }
+  expect(() => {
+    (life as { timeout: number }).timeout = Number.POSITIVE_INFINITY;
+  }).toThrow(TypeError);
+  const t0 = performance.now();
+  const report = await life.shutdown();
+  expect(report.timeout).toBe(100);
+  expect(performance.now() - t0).toBeLessThan(100 + FORCE_GRACE_MS + 500);
+  expect(report.stragglers.map((s) => s.name)).toEqual(['hangs']);
 });
 
 const POOLS = [

@@ -95,6 +95,20 @@ export interface SnapshotOptions {
 }
 
 /**
+ * The snapshot of one registered primitive, as {@link snapshots} takes it; `undefined` when it is
+ * not listed (never registered, unregistered or collected). O(primitives listed).
+ */
+export function snapshotOf(primitive: object, options: SnapshotOptions): PrimitiveSnapshot | undefined {
+  for (const entry of live) {
+    if (entry.ref?.deref() !== primitive) continue;
+    const s = new Sample(options.limit, now(), options.redact, options.overAge);
+    const described = (entry.describe as (p: object, sample: Sample) => Described)(primitive, s);
+    return { ...described, waits: s.waits(), omitted: s.omitted() };
+  }
+  return undefined;
+}
+
+/**
  * Snapshots of every live primitive, and the running calls grouped by kind: O(primitives x limit)
  * objects, plus one number read per wait beyond the limit.
  */

@@ -71,6 +71,14 @@ export function timeout(value: unknown, name = 'timeout'): number | undefined {
   return n === Number.POSITIVE_INFINITY ? undefined : n;
 }
 
+/** A deadline in milliseconds that must be finite: a number >= 0 (`Infinity` is a RangeError). */
+export function finiteTimeout(value: unknown, name: string): number {
+  const expected = 'a finite number of milliseconds >= 0';
+  const n = number(value, name, expected);
+  if (n < 0 || n === Number.POSITIVE_INFINITY) fail('range', name, expected, value);
+  return n;
+}
+
 /** A duration in milliseconds that must be given: a finite number > 0 (`undefined` is a TypeError). */
 export function duration(value: unknown, name: string): number {
   const expected = 'a finite number of milliseconds > 0';

@@ -3,10 +3,10 @@
 // not recorded).
 
 import { count } from '../core/count.js';
-import { snapshots } from '../core/live.js';
+import { snapshotOf, snapshots } from '../core/live.js';
 import { originFrames, originOf } from '../core/origins.js';
 import type { Omitted, Redact } from '../core/sample.js';
-import { firstSeen, now, type WaitSnapshot } from '../core/track.js';
+import { firstSeen, now, type PrimitiveSnapshot, type WaitSnapshot } from '../core/track.js';
 import * as check from '../core/validate.js';
 
 /**
@@ -205,12 +205,9 @@ export function inspect(options?: InspectOptions): InspectReport {
   const primitives: Array<PrimitiveReport & { oldest: number }> = [];
   let count = 0;
   for (const snapshot of snapshots({ limit, redact })) {
-    const waits = snapshot.waits.map((w) => waitReport(w, t)).sort((a, b) => b.age - a.age);
-    const omitted = snapshot.omitted === undefined ? undefined : omittedReport(snapshot.omitted);
-    count += waits.length + (omitted?.count ?? 0);
-    const { kind, summary, stats } = snapshot;
-    const name = snapshot.name === undefined || redact === undefined ? snapshot.name : redact(snapshot.name);
-    primitives.push({ kind, name, summary, stats, waits, omitted, oldest: waits[0]?.age ?? -1 });
+    const report = primitiveReport(snapshot, t, redact);
+    count += report.waits.length + (report.omitted?.count ?? 0);
+    primitives.push({ ...report, oldest: report.waits[0]?.age ?? -1 });
   }
   primitives.sort((a, b) => b.oldest - a.oldest);
   return {
@@ -219,6 +216,28 @@ export function inspect(options?: InspectOptions): InspectReport {
     waits: count,
     primitives: primitives.map(({ oldest: _, ...p }) => p),
   };
+}
+
+/**
+ * @internal What {@link inspect} would list for `primitive` alone (its waits oldest first, at
+ * most `limit`), or `undefined` when the inspector does not list it. For a shutdown's report of
+ * what was still running.
+ */
+export function inspectOne(primitive: object, limit = DEFAULT_LIMIT): PrimitiveReport | undefined {
+  const snapshot = snapshotOf(primitive, { limit });
+  return snapshot === undefined ? undefined : primitiveReport(snapshot, now(), undefined);
+}
+
+function primitiveReport(
+  snapshot: PrimitiveSnapshot,
+  t: number,
+  redact: Redact | undefined,
+): PrimitiveReport {
+  const waits = snapshot.waits.map((w) => waitReport(w, t)).sort((a, b) => b.age - a.age);
+  const omitted = snapshot.omitted === undefined ? undefined : omittedReport(snapshot.omitted);
+  const { kind, summary, stats } = snapshot;
+  const name = snapshot.name === undefined || redact === undefined ? snapshot.name : redact(snapshot.name);
+  return { kind, name, summary, stats, waits, omitted };
 }
 
 /**

@@ -38,6 +38,8 @@ export let parkJob: (pool: BasePool, job: Job) => Promise<unknown>;
 export let serveNext: (pool: BasePool) => boolean;
 /** @internal For the fronts: the peer starts a queued job now; fulfils when its peer slot is free. */
 export let beginQueued: (pool: BasePool, job: Job) => Promise<void> | undefined;
+/** @internal Lists `pool` in `inspect()` now (for a Lifecycle, which names what it leaves running). */
+export let listPool: (pool: BasePool) => void;
 
 /** The line of queued jobs as core/wait.ts sees it: a host apart from the pool, so that the hooks
  * it calls are not on the pool's runtime surface. */
@@ -230,6 +232,7 @@ export abstract class BasePool extends TaskRunner {
   // method reachable at runtime (see running.ts).
   static {
     beginQueued = (pool, job) => pool.#begin(job);
+    listPool = (pool) => pool.list();
     parkJob = (pool, job) => pool.#park(job, undefined, undefined);
     serveNext = (pool) => {
       const job = liveHead(pool.#waiters);

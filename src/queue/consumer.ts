@@ -117,7 +117,8 @@ export class QueueConsumer<T> implements Consumer {
 
   /** Checks `options` first: a TypeError or RangeError names the bad one, and nothing has started. */
   constructor(
-    private readonly queue: BoundedQueue<T>,
+    /** @internal The queue it takes items from (a Lifecycle closes it to drain the consumer). */
+    readonly queue: BoundedQueue<T>,
     private readonly handler: (item: T, signal: AbortSignal) => unknown,
     options: ConsumeOptions<T> | undefined,
   ) {
