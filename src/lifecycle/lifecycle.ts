@@ -16,7 +16,22 @@ import { callStep, type Resource, type Step, stepOf } from './resources.js';
 import { stopAll } from './run.js';
 import { checkSignalsOptions, type HandleSignalsOptions, installSignals } from './signals.js';
 
-/** Options of {@link Lifecycle}. */
+/**
+ * Options of {@link Lifecycle}.
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type LifecycleOptions } from 'unwedge';
+ * const options: LifecycleOptions = {
+ *   name: 'api',
+ *   timeout: 25_000, // Kubernetes sends SIGKILL 30 s after SIGTERM
+ *   onError: (error, resource) => console.error(`${resource} failed to stop:`, error),
+ * };
+ * const life = new Lifecycle(options);
+ * console.log(life.timeout); // → 25000
+ * await life.shutdown();
+ * ```
+ */
 export interface LifecycleOptions {
   /** Shown in the report and in failure messages, e.g. `"api"`. */
   name?: string;
@@ -35,7 +50,19 @@ export interface LifecycleOptions {
 
 const LIFECYCLE_KEYS = ['name', 'timeout', 'onError'] as const;
 
-/** Options of {@link Lifecycle.use} and {@link Lifecycle.defer}. */
+/**
+ * Options of {@link Lifecycle.use} and {@link Lifecycle.defer}.
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type UseOptions } from 'unwedge';
+ * const life = new Lifecycle();
+ * const named: UseOptions = { name: 'redis' };
+ * life.use({ close: async () => {} }, named); // e.g. an ioredis client: life.use(redis, named)
+ * const report = await life.shutdown();
+ * console.log(report.steps[0]!.name); // → redis
+ * ```
+ */
 export interface UseOptions {
   /** How the report names it, instead of e.g. `pool "feeds"` or `defer #2`. */
   name?: string;
@@ -43,7 +70,19 @@ export interface UseOptions {
 
 const USE_KEYS = ['name'] as const;
 
-/** Where a {@link Lifecycle} is: `'running'` until `shutdown()` starts, `'stopped'` once it has reported. */
+/**
+ * Where a {@link Lifecycle} is: `'running'` until `shutdown()` starts, `'stopped'` once it has reported.
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type LifecycleState } from 'unwedge';
+ * const life = new Lifecycle();
+ * const ready = (state: LifecycleState) => (state === 'running' ? 200 : 503); // a /ready route
+ * console.log(ready(life.state)); // → 200
+ * await life.shutdown();
+ * console.log(life.state, ready(life.state)); // → stopped 503
+ * ```
+ */
 export type LifecycleState = 'running' | 'stopping' | 'stopped';
 
 /** The whole shutdown's budget when none is given, in ms. */
@@ -79,15 +118,17 @@ type State =
  * const tasks = life.use(new TaskRegistry({ name: 'bg' }));
  * const server = life.use(
  *   createServer((req, res) => {
- *     if (req.url === '/ready') res.writeHead(life.state === 'running' ? 200 : 503);
+ *     if (req.url === '/ready') res.statusCode = life.state === 'running' ? 200 : 503;
  *     res.end();
  *   }),
  * );
- * server.listen(8080);
- * life.defer(async (signal) => {
- *   await fetch('http://127.0.0.1:9000/deregister', { method: 'POST', signal });
- * });
- * life.handleSignals(); // SIGTERM: server, then tasks, then pool; report on stderr if not clean; exit
+ * server.listen(0, '127.0.0.1');
+ * tasks.spawn('heartbeat', (signal) => new Promise((stop) => signal.addEventListener('abort', stop)));
+ * life.defer(async () => console.log('metrics flushed')); // → metrics flushed
+ * life.handleSignals(); // SIGTERM or SIGINT: this same shutdown, then exit (0 when clean)
+ * // What a SIGTERM runs: the defer, the server, the tasks, then the pool (reverse order).
+ * const report = await life.shutdown();
+ * console.log(report.clean, report.steps.length, pool.active); // → true 4 0
  * ```
  */
 export class Lifecycle implements AsyncDisposable {

@@ -2,9 +2,24 @@
 // what was still running when the budget was spent (named, with what inspect() knows of it), and
 // what failed. And the same as text, for stderr.
 import { inspect } from 'node:util';
+import { count } from '../core/count.js';
 import { ageText, describeWait, type WaitReport } from '../inspect/dump.js';
 
-/** A resource that had not stopped when {@link Lifecycle.shutdown} gave its report, and what still ran in it. */
+/**
+ * A resource that had not stopped when {@link Lifecycle.shutdown} gave its report, and what still ran in it.
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type Straggler, TaskRegistry } from 'unwedge';
+ * const life = new Lifecycle({ timeout: 50 });
+ * const tasks = life.use(new TaskRegistry({ name: 'bg' }));
+ * let stop = () => {};
+ * tasks.spawn('ignores-abort', () => new Promise<void>((resolve) => { stop = resolve; }));
+ * const [straggler]: readonly Straggler[] = (await life.shutdown()).stragglers;
+ * console.log(straggler!.name, straggler!.running[0]!.what); // → task registry "bg" "ignores-abort"
+ * stop();
+ * ```
+ */
 export interface Straggler {
   /** The resource, as the report names it: `pool "feeds"`, `task registry "bg"`, `server 127.0.0.1:8080`, `defer "quit"`. */
   readonly name: string;
@@ -18,7 +33,20 @@ export interface Straggler {
   readonly running: readonly WaitReport[];
 }
 
-/** A failure during {@link Lifecycle.shutdown}: a resource whose stop threw or rejected, or a task that failed as it stopped. */
+/**
+ * A failure during {@link Lifecycle.shutdown}: a resource whose stop threw or rejected, or a task that failed as it stopped.
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type LifecycleFailure } from 'unwedge';
+ * const life = new Lifecycle({ onError: () => {} }); // reported once: here, to a hook that drops it
+ * life.defer(() => {
+ *   throw new Error('flush failed');
+ * }, { name: 'flush' });
+ * const [failure]: readonly LifecycleFailure[] = (await life.shutdown()).failed;
+ * console.log(failure!.name, (failure!.error as Error).message); // → flush flush failed
+ * ```
+ */
 export interface LifecycleFailure {
   /** The resource (and task) that failed. */
   readonly name: string;
@@ -30,10 +58,34 @@ export interface LifecycleFailure {
  * How a step of a shutdown ended. `'stopped'`: nothing of it runs any more. `'left-running'`:
  * the budget was spent while something of it still ran (it is in `stragglers`). `'failed'`: its
  * stop threw or rejected, or something it ran failed (it is in `failed`).
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type StepOutcome } from 'unwedge';
+ * const life = new Lifecycle({ timeout: 20 });
+ * let done = () => {};
+ * life.defer(() => new Promise<void>((resolve) => { done = resolve; }), { name: 'hung' });
+ * const outcomes: StepOutcome[] = (await life.shutdown()).steps.map((s) => s.outcome);
+ * console.log(outcomes); // → [ 'left-running' ]
+ * done();
+ * ```
  */
 export type StepOutcome = 'stopped' | 'left-running' | 'failed';
 
-/** One resource or deferred function, as {@link Lifecycle.shutdown} stopped it: how the budget was split. */
+/**
+ * One resource or deferred function, as {@link Lifecycle.shutdown} stopped it: how the budget was split.
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type LifecycleStep } from 'unwedge';
+ * const life = new Lifecycle({ timeout: 5_000 });
+ * life.defer(async () => {}, { name: 'first registered, stopped last' });
+ * life.defer(async () => {}, { name: 'last registered, stopped first' });
+ * const steps: readonly LifecycleStep[] = (await life.shutdown()).steps;
+ * console.log(steps.map((s) => `${s.name}: ${s.outcome}`).join('; '));
+ * // → last registered, stopped first: stopped; first registered, stopped last: stopped
+ * ```
+ */
 export interface LifecycleStep {
   /** The resource, as the report names it. */
   readonly name: string;
@@ -45,7 +97,18 @@ export interface LifecycleStep {
   readonly outcome: StepOutcome;
 }
 
-/** What {@link Lifecycle.shutdown} resolves with. */
+/**
+ * What {@link Lifecycle.shutdown} resolves with.
+ *
+ * @example
+ * ```ts
+ * import { Lifecycle, type LifecycleReport } from 'unwedge';
+ * const life = new Lifecycle({ name: 'api', timeout: 5_000 });
+ * life.defer(async () => {});
+ * const report: LifecycleReport = await life.shutdown();
+ * console.log(report.name, report.clean, report.stragglers.length, report.failed.length); // → api true 0 0
+ * ```
+ */
 export interface LifecycleReport {
   /** The lifecycle's `name`, if it has one. */
   readonly name: string | undefined;
@@ -103,10 +166,6 @@ export function formatLifecycleReport(report: LifecycleReport): string {
   }
   for (const f of report.failed) lines.push(`failed: ${f.name}: ${oneLine(f.error)}`);
   return `${lines.join('\n')}\n`;
-}
-
-function count(n: number, what: string): string {
-  return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
 
 /** `Error: boom`: the first line of what `util.inspect` shows, never throwing. */

@@ -20,6 +20,15 @@ import { ServerStep } from './server.js';
  * that runs or holds work (pools and their fronts, `TaskRegistry`, `BoundedQueue` and its
  * consumers, `RedisSemaphore`, the inspect watchers), and anything with `Symbol.asyncDispose`,
  * `Symbol.dispose`, `shutdown()`, `close()` or `stop()`.
+ *
+ * @example
+ * ```ts
+ * import { type Resource, Lifecycle } from 'unwedge';
+ * const client: Resource = { close: async () => console.log('client closed') }; // → client closed
+ * const life = new Lifecycle();
+ * life.use(client);
+ * await life.shutdown();
+ * ```
  */
 export type Resource =
   | Server

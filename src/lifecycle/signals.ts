@@ -7,7 +7,22 @@ import { constants } from 'node:os';
 import * as check from '../core/validate.js';
 import { formatLifecycleReport, type LifecycleReport } from './report.js';
 
-/** Options of {@link Lifecycle.handleSignals}. */
+/**
+ * Options of {@link Lifecycle.handleSignals}.
+ *
+ * @example
+ * ```ts
+ * import { type HandleSignalsOptions, Lifecycle } from 'unwedge';
+ * const life = new Lifecycle({ timeout: 5_000 });
+ * const options: HandleSignalsOptions = {
+ *   signals: ['SIGTERM'], // leave Ctrl-C to the debugger
+ *   exit: (code) => console.log(`would exit with ${code}`), // default: process.exit
+ * };
+ * life.handleSignals(options);
+ * process.kill(process.pid, 'SIGTERM');
+ * await new Promise((resolve) => setTimeout(resolve, 100)); // → would exit with 0
+ * ```
+ */
 export interface HandleSignalsOptions {
   /** The signals that start the shutdown. Default `['SIGTERM', 'SIGINT']`. */
   signals?: readonly NodeJS.Signals[];
