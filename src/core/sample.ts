@@ -5,6 +5,7 @@
 // allocates nothing, so a dump costs O(primitives x limit) objects, whatever the backlog
 // (docs/inspect.md has the figures).
 import type { Tracked, WaitSnapshot } from './track.js';
+import { type Link, WaiterList } from './waiters.js';
 
 /** Upper bounds (ms, exclusive) of the age buckets the waits beyond the limit are counted in. */
 export const AGE_BUCKETS = [10, 100, 1_000, 10_000, 60_000] as const;
@@ -68,13 +69,21 @@ export class Sample {
    */
   take<W>(list: Iterable<W>, since: (w: W) => number, describe: (w: W) => WaitSnapshot): void {
     let described = 0;
-    for (const w of list) {
+    const visit = (w: W) => {
       if (described < this.limit) {
         this.#waits.push(describe(w));
         described++;
       } else {
         this.#omit(since(w));
       }
+    };
+    // A WaiterList is walked by its links: its generator cost ~40 ns a wait, more than half of a
+    // dump behind 100,000 waits (7.8 -> 2.0 ms for the text dump, bench/inspect.ts).
+    if (list instanceof WaiterList) {
+      for (let w = list.head as (W & Link) | undefined; w !== undefined; w = w.next as (W & Link) | undefined)
+        visit(w);
+    } else {
+      for (const w of list) visit(w);
     }
   }
 
