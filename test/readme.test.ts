@@ -414,6 +414,19 @@ scenarios.set('TaskRegistry', async () => {
   expect(polls).toBeGreaterThan(0);
 });
 
+scenarios.set('Lifecycle', async () => {
+  const port = await freePort();
+  const run = new Run('Lifecycle', { PORT: String(port) });
+  await run.printed(`listening on ${port}`);
+  expect(await get(port, '/ready')).toEqual({ status: 200, body: '' });
+  expect(await get(port, '/')).toEqual({ status: 200, body: 'hello\n' });
+  run.child.kill('SIGTERM');
+  const { code, signal } = await run.exitsWithin(3_000);
+  expect(run.stderr).toBe(''); // a clean shutdown prints no report
+  expect({ code, signal }).toEqual({ code: 0, signal: null });
+  expect(run.stdout).toBe(`listening on ${port}\nmetrics flushed\n`);
+});
+
 scenarios.set('withTimeout', async () => {
   // An answer in time: printed, and the 2 s timer does not keep the process alive after it.
   const answered = await upstream((_req, res) => res.end('stock 42'));
