@@ -1,40 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { SHUTDOWN_DEADLINE_MS } from '../../examples/app-lifespan.js';
 import { get } from '../../examples/lib/http.js';
+import { waitFor } from '../support/child.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-
-/** Resolves once `read()` matches `pattern`, checking whenever the child writes; bounded by `ms`. */
-function waitFor(
-  child: ChildProcess,
-  read: () => string,
-  pattern: RegExp,
-  ms: number,
-): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const match = read().match(pattern);
-      if (match === null) return;
-      finish();
-      resolve(match);
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`no ${pattern} within ${ms} ms; stdout+stderr so far:\n${read()}`));
-    }, ms);
-    const finish = () => {
-      clearTimeout(timer);
-      child.stdout!.off('data', check);
-      child.stderr!.off('data', check);
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    check();
-  });
-}
 
 test('fire-and-forget updaters, run through a TaskRegistry: failures logged with names and stacks, SIGTERM exits within the deadline naming the straggler', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/app-lifespan.ts', '--serve'], {

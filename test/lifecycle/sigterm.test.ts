@@ -10,6 +10,7 @@ import { Agent, get, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, test } from 'vitest';
+import { collect, waitFor } from '../support/child.js';
 
 const BUDGET_MS = 1_000;
 const script = fileURLToPath(new URL('../fixtures/lifecycle-app.fixture.ts', import.meta.url));
@@ -28,47 +29,12 @@ async function start() {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
-  const out = { stdout: '', stderr: '' };
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    out.stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    out.stderr += chunk;
-  });
+  const out = collect(child);
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
     child.once('exit', (code) => resolve({ code, at: performance.now() })),
   );
-  const port = Number((await until(child, () => out.stdout, /listening (\d+)/, 15_000))[1]);
+  const port = Number((await waitFor(child, () => out.stdout, /listening (\d+)/, 15_000))[1]);
   return { child, out, exited, port };
-}
-
-/** Resolves once `read()` matches `pattern`, checking whenever the child writes; bounded by `ms`. */
-function until(
-  child: ChildProcess,
-  read: () => string,
-  pattern: RegExp,
-  ms: number,
-): Promise<RegExpMatchArray> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      const match = read().match(pattern);
-      if (match === null) return;
-      finish();
-      resolve(match);
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`no ${pattern} within ${ms} ms; so far:\n${read()}`));
-    }, ms);
-    const finish = () => {
-      clearTimeout(timer);
-      child.stdout!.off('data', check);
-      child.stderr!.off('data', check);
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    check();
-  });
 }
 
 function request(port: number, path: string, agent: Agent | false) {
@@ -109,7 +75,7 @@ test('SIGTERM: new connections refused within 200 ms, the request in flight comp
     const idle = first.socket!; // kept alive by the agent, idle from now on
     const idleClosed = new Promise<number>((resolve) => idle.once('close', () => resolve(performance.now())));
     const slow = request(port, '/slow', false);
-    await until(child, () => out.stdout, /slow started/, 5_000);
+    await waitFor(child, () => out.stdout, /slow started/, 5_000);
 
     const signalled = performance.now();
     child.kill('SIGTERM');
