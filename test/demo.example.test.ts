@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
+import { collect } from './support/child.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tracked = join(root, 'docs/hang-lab.svg');
@@ -16,16 +17,9 @@ async function demo(args: string[], env: Record<string, string> = {}) {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
+  const out = collect(child);
   const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  return { code, ...out };
 }
 
 /** The polylines' points of one panel, as [x, y] pairs per line (naive first). */
