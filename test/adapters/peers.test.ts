@@ -20,7 +20,7 @@ import pLimit from 'p-limit';
 import PQueue from 'p-queue';
 import { Piscina } from 'piscina';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { keepsCallersContext, type Limit } from '../../bench/limiter.js';
+import { limiters as benchLimiters, keepsCallersContext, type Limit } from '../../bench/limiter.js';
 import { ClosedError, TimeoutError } from '../../src/errors.js';
 import { WorkerPool } from '../../src/pool/index.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
@@ -446,15 +446,10 @@ describe('piscina (worker threads, real time)', () => {
 describe("a task that waited in line runs in its caller's async context", () => {
   // The probe of `npm run bench` (its "keeps caller's context" column): a task queued from
   // context B behind one started in context A runs in B, or in A (started by A's end).
+  // The same limiters as the bench's own rows, so that the table and the bench probe one thing.
+  const bench = (name: string) => benchLimiters.find((l) => l.name === name)!.make;
   const limiters: Array<[string, boolean, (concurrency: number) => Limit]> = [
-    [
-      'unwedge Semaphore.run',
-      true,
-      (c) => {
-        const sem = new Semaphore(c);
-        return (fn) => sem.run(fn);
-      },
-    ],
+    ['unwedge Semaphore.run', true, bench('unwedge Semaphore.run')],
     [
       'unwedge WorkerPool.run',
       true,
@@ -463,31 +458,10 @@ describe("a task that waited in line runs in its caller's async context", () => 
         return (fn) => pool.run(fn);
       },
     ],
-    ['p-limit', true, (c) => pLimit(c)],
-    [
-      'p-queue',
-      false,
-      (c) => {
-        const queue = new PQueue({ concurrency: c });
-        return (fn) => queue.add(fn) as Promise<number>;
-      },
-    ],
-    [
-      'fastq',
-      false,
-      (c) => {
-        const queue = fastq.promise((fn: () => Promise<number>) => fn(), c);
-        return (fn) => queue.push(fn);
-      },
-    ],
-    [
-      '@henrygd/queue',
-      false,
-      (c) => {
-        const queue = newQueue(c);
-        return (fn) => queue.add(fn);
-      },
-    ],
+    ['p-limit', true, bench('p-limit')],
+    ['p-queue', false, bench('p-queue')],
+    ['fastq', false, bench('fastq')],
+    ['@henrygd/queue', false, bench('@henrygd/queue')],
     [
       '@henrygd/queue/async-storage',
       true,
@@ -496,29 +470,8 @@ describe("a task that waited in line runs in its caller's async context", () => 
         return (fn) => queue.add(fn);
       },
     ],
-    [
-      'async-sema (await acquire(), then the task)',
-      true,
-      (c) => {
-        const sema = new Sema(c);
-        return async (fn) => {
-          await sema.acquire();
-          try {
-            return await fn();
-          } finally {
-            sema.release();
-          }
-        };
-      },
-    ],
-    [
-      'cockatiel bulkhead',
-      false,
-      (c) => {
-        const policy = bulkhead(c, Number.POSITIVE_INFINITY);
-        return (fn) => policy.execute(fn);
-      },
-    ],
+    ['async-sema (await acquire(), then the task)', true, bench('async-sema')],
+    ['cockatiel bulkhead', false, bench('cockatiel bulkhead')],
     [
       'async-mutex runExclusive',
       true,
