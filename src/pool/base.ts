@@ -7,7 +7,7 @@ import { register } from '../core/live.js';
 import { unreachable } from '../core/never.js';
 import type { Sample } from '../core/sample.js';
 import { callerContext, contextIsFree, newStore } from '../core/task.js';
-import type { Described, WaitLabel } from '../core/track.js';
+import type { Described } from '../core/track.js';
 import * as check from '../core/validate.js';
 import { fail, liveHead, park, settle, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
@@ -26,6 +26,7 @@ import {
 } from './contract.js';
 import { describeIdleWaiter, IdleWaiter, reportOf } from './idle.js';
 import { DONE, Job, noop, OwnJob, QUEUED } from './job.js';
+import { JobLine, lineHooks } from './line.js';
 import { abandonAll, grantSlot, launchChild, launchNow, TaskRunner } from './running.js';
 import { poolSnapshot } from './snapshot.js';
 
@@ -40,27 +41,6 @@ export let serveNext: (pool: BasePool) => boolean;
 export let beginQueued: (pool: BasePool, job: Job) => Promise<void> | undefined;
 /** @internal Lists `pool` in `inspect()` now (for a Lifecycle, which names what it leaves running). */
 export let listPool: (pool: BasePool) => void;
-
-/** The line of queued jobs as core/wait.ts sees it: a host apart from the pool, so that the hooks
- * it calls are not on the pool's runtime surface. */
-class JobLine implements WaitHost<Job> {
-  constructor(
-    readonly pool: BasePool,
-    readonly waiters: WaiterList<Job>,
-  ) {}
-  timeoutError(job: Job): TimeoutError {
-    return queueTimeoutError(this.pool, job instanceof OwnJob ? job.queueTimeout : undefined);
-  }
-  onLeave(job: Job): void {
-    leftLine(this.pool, job);
-  }
-  describeWait(job: Job): WaitLabel {
-    const timeout = job instanceof OwnJob ? job.queueTimeout : undefined;
-    return { kind: 'pool', name: this.pool.name, what: 'run (queued)', timeout };
-  }
-}
-let queueTimeoutError: (pool: BasePool, ms: number | undefined) => TimeoutError;
-let leftLine: (pool: BasePool, job: Job) => void;
 
 /**
  * What {@link WorkerPool} and the fronts share above the running phase: option checks, admission
@@ -241,8 +221,8 @@ export abstract class BasePool extends TaskRunner {
       grantSlot(pool, job);
       return true;
     };
-    queueTimeoutError = (pool, ms) => pool.#queueTimeoutError(ms, true);
-    leftLine = (pool, job) => pool.#leftLine(job);
+    lineHooks.queueTimeoutError = (pool, ms) => (pool as BasePool).#queueTimeoutError(ms, true);
+    lineHooks.leftLine = (pool, job) => (pool as BasePool).#leftLine(job);
   }
 
   /** @internal Starts what may start now; the base only notices when the pool went idle. */
