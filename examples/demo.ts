@@ -1,6 +1,6 @@
 // The hang lab: runs every seed story end to end on loopback servers, the naive code first and then
 // the unwedge version, prints one block per story (at most 100 columns wide) and draws a picture of
-// all five. Exits non-zero if an unwedge version fails to cure its story.
+// all six. Exits non-zero if an unwedge version fails to cure its story.
 //
 //   npm run demo                  the blocks; the picture goes to a fresh folder under the system's
 //                                 temp directory, whose path is printed at the end
@@ -11,6 +11,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { appLifespanStory, MESSAGES } from './app-lifespan.js';
 import { connectTimeoutStory } from './connect-timeout.js';
+import { BUDGET_MS, gracefulShutdownStory, KILL_AFTER_MS } from './graceful-shutdown.js';
 import { type Panel, renderSvg, type Series } from './lib/plot.js';
 import { storageFanOutStory } from './storage-fan-out.js';
 import { streamRouteStory } from './stream-route.js';
@@ -311,6 +312,72 @@ const stories: Story[] = [
       };
     },
   },
+  {
+    title: 'A SIGTERM handler that waits for every connection',
+    seed: 'seed 002',
+    hazard:
+      'On SIGTERM the app calls server.close(() => process.exit(0)), which waits for every connection ' +
+      'to end: a client that keeps its connection alive and busy never lets it, so the pod sits in ' +
+      "Terminating until the kubelet's SIGKILL, and nothing says what was still running.",
+    code: ['server.close(() => process.exit(0))', `Lifecycle, a ${ms(BUDGET_MS)} budget: handleSignals()`],
+    run: async () => {
+      const r = await gracefulShutdownStory();
+      const exit = (v: typeof r.naive) =>
+        v.killed ? `none: SIGKILL after ${ms(KILL_AFTER_MS)}` : `code ${v.code} after ${v.exitMs} ms`;
+      const refused = (v: typeof r.naive) =>
+        v.refusedMs === undefined ? 'never' : `after ${v.refusedMs} ms`;
+      const end = Math.max(r.naive.exitMs, r.unwedge.exitMs) + 250;
+      const alive = (v: typeof r.naive): Series => [
+        [0, 1],
+        [v.exitMs, 0],
+        [end, 0],
+      ];
+      const named = [...r.unwedge.stderr.matchAll(/\] "([^"]+)"/g)].map((m) => m[1]);
+      return {
+        rows: [
+          ['exit after SIGTERM', exit(r.naive), exit(r.unwedge)],
+          ['new connections refused', refused(r.naive), refused(r.unwedge)],
+          [
+            'the request in flight',
+            r.naive.inFlightCompleted ? 'completed' : 'lost',
+            r.unwedge.inFlightCompleted ? 'completed' : 'lost',
+          ],
+          [
+            'the kept-alive client',
+            `${r.naive.keptAliveAnswers} more answers: its connection holds the exit`,
+            `closed once idle: ${r.unwedge.keptAliveAnswers} more answers`,
+          ],
+          [
+            'what was left running',
+            'nothing is said',
+            named.length === 0 ? 'nothing' : `named on stderr: ${named.join(', ')}`,
+          ],
+        ],
+        notes: [
+          '  What the Lifecycle printed on stderr:',
+          ...r.unwedge.stderr
+            .trimEnd()
+            .split('\n')
+            .flatMap((l) => {
+              const indent = ' '.repeat(4 + l.length - l.trimStart().length); // the report's own, kept
+              return wrap(l.trimStart(), COLUMNS - indent.length).map((w) => `${indent}${w}`);
+            }),
+        ],
+        cured: r.cured,
+        panel: {
+          quantity: 'the app still running after SIGTERM (1: yes, 0: exited)',
+          steps: true,
+          naive: alive(r.naive),
+          unwedge: alive(r.unwedge),
+          ...(r.naive.killed ? { naiveMarks: { at: [r.naive.exitMs], label: 'SIGKILL' } } : {}),
+          naiveNote: r.naive.killed
+            ? `no exit: SIGKILL after ${ms(r.naive.exitMs)}`
+            : `exit after ${ms(r.naive.exitMs)}`,
+          unwedgeNote: `exit ${r.unwedge.code} after ${ms(r.unwedge.exitMs)}, naming what ignored its abort`,
+        },
+      };
+    },
+  },
 ];
 
 let out: string | undefined;
@@ -323,7 +390,7 @@ try {
 
 print([
   ...wrap(
-    'The hang lab: five hangs from real backends, each run on loopback HTTP servers, first with the ' +
+    'The hang lab: six hangs from real backends, each run on loopback HTTP servers, first with the ' +
       'naive code, then with unwedge. Every figure below is measured by this run. [seed 000] and the ' +
       "like name the incident report a story reproduces; the README's hazard pages cite them too.",
     COLUMNS,

@@ -31,7 +31,7 @@ function lines(panel: string): Record<string, Array<[number, number]>> {
   return found;
 }
 
-test('npm run demo cures all five stories in at most 100 columns and draws one panel per story into a fresh folder', async () => {
+test('npm run demo cures all six stories in at most 100 columns and draws one panel per story into a fresh folder', async () => {
   const scratch = mkdtempSync(join(tmpdir(), 'unwedge-demo-test-'));
   const before = statSync(tracked).mtimeMs;
   try {
@@ -42,20 +42,24 @@ test('npm run demo cures all five stories in at most 100 columns and draws one p
     const output = stdout.split('\n');
     for (const line of output) expect([...line].length, line).toBeLessThanOrEqual(100);
     // One block per story, named by what it is with its seed in brackets, and cured.
-    const titles = output.filter((line) => /^\d\/5 {2}/.test(line));
+    const titles = output.filter((line) => /^\d\/6 {2}/.test(line));
     expect(titles).toEqual([
-      '1/5  A pool whose shutdown waits on hung work  [seed 000]',
-      '2/5  A put that waits forever on a queue whose consumer died  [seed 001]',
-      '3/5  A request that waits forever on a database connect  [seed 003]',
-      '4/5  Background tasks started and forgotten  [seeds 002, 003]',
-      '5/5  A fan-out with no limit floods shared storage  [seed 004]',
+      '1/6  A pool whose shutdown waits on hung work  [seed 000]',
+      '2/6  A put that waits forever on a queue whose consumer died  [seed 001]',
+      '3/6  A request that waits forever on a database connect  [seed 003]',
+      '4/6  Background tasks started and forgotten  [seeds 002, 003]',
+      '5/6  A fan-out with no limit floods shared storage  [seed 004]',
+      '6/6  A SIGTERM handler that waits for every connection  [seed 002]',
     ]);
-    expect(output.filter((line) => /^ {2}cured: yes \(\d+\.\d s\)$/.test(line))).toHaveLength(5);
+    expect(output.filter((line) => /^ {2}cured: yes \(\d+\.\d s\)$/.test(line))).toHaveLength(6);
     expect(stdout).toContain('none within 1 s: the probe gave up'); // not "max 1000 ms"
-    expect(stdout).toContain('5 of 5 stories cured');
+    expect(stdout).toContain('6 of 6 stories cured');
+    // The shutdown story shows the report its Lifecycle wrote, naming the task that ignored its abort.
+    expect(stdout).toMatch(/^ {4}still running in task registry "updaters": 1 task/m);
+    expect(stdout).toMatch(/^ {6}\d+ ms {2}\[shutting-down\] "airlock-status-updater"/m);
 
     // The picture: in a fresh folder under the temp directory, never the tracked copy.
-    const path = /The picture of all 5:\n {2}(\S+hang-lab\.svg)$/m.exec(stdout)?.[1];
+    const path = /The picture of all 6:\n {2}(\S+hang-lab\.svg)$/m.exec(stdout)?.[1];
     expect(path, stdout).toMatch(new RegExp(`^${scratch}/unwedge-demo-\\d{8}-\\d{6}-\\w+/hang-lab\\.svg$`));
     expect(statSync(tracked).mtimeMs).toBe(before);
     const svg = readFileSync(path!, 'utf8');
@@ -66,6 +70,7 @@ test('npm run demo cures all five stories in at most 100 columns and draws one p
       'seed 003',
       'seeds 002, 003',
       'seed 004',
+      'seed 002',
     ]);
     // In every panel both runs are drawn, differently, and at least one of them moves.
     for (const panel of panels) {

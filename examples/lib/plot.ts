@@ -133,7 +133,7 @@ export function renderSvg(panels: Panel[], notes: string[]): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${cols * W}" height="${rows * H + 40}" font-family="sans-serif" font-size="12">`,
     '<title>The hang lab: for each story, what differs between the naive code and unwedge</title>',
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="8" y="22" font-size="15">The hang lab: five hangs from real backends, each run with the naive code and with unwedge</text>`,
+    `<text x="8" y="22" font-size="15">The hang lab: ${panels.length} hangs from real backends, each run with the naive code and with unwedge</text>`,
     ...panels.map((p, i) => panel(p, ...at(i))),
     legend(...at(panels.length), notes),
     '</svg>',

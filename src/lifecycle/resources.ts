@@ -4,6 +4,7 @@
 import { Server } from 'node:net';
 import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
 import { asyncDisposeSymbol, disposeSymbol } from '../core/compat.js';
+import { count } from '../core/count.js';
 import { ignore } from '../core/never.js';
 import { now } from '../core/track.js';
 import * as check from '../core/validate.js';
@@ -169,7 +170,10 @@ function queueStep(queue: BoundedQueue<unknown>, name: string): Step {
   };
 }
 
-/** A consumer's queue is closed, the consumer drains it until the deadline, then its handlers are aborted. */
+/**
+ * A consumer's queue is closed, the consumer drains it until the deadline, then its handlers are
+ * aborted; what it had not taken by then stays in the queue and is named in the report.
+ */
 function consumerStep(consumer: QueueConsumer<unknown>, name: string): Step {
   return {
     name,
@@ -184,13 +188,14 @@ function consumerStep(consumer: QueueConsumer<unknown>, name: string): Step {
       offAbort(doneHook);
       return undefined;
     },
+    // What it never took is work dropped, as much as a handler cut off: both make the shutdown unclean.
     stragglers() {
-      if (consumer.active === 0) return undefined;
-      const n = consumer.active;
-      return {
-        summary: `${n} handler${n === 1 ? '' : 's'} running (${consumer.abandoned} aborted)`,
-        running: [],
-      };
+      const { active, abandoned, queue } = consumer;
+      if (active === 0 && queue.size === 0) return undefined;
+      const parts: string[] = [];
+      if (active > 0) parts.push(`${count(active, 'handler')} running (${abandoned} aborted)`);
+      if (queue.size > 0) parts.push(`${count(queue.size, 'item')} left in the queue, never handled`);
+      return { summary: parts.join(', '), running: [] };
     },
   };
 }

@@ -460,6 +460,23 @@ describe('what use() accepts', () => {
       ['queue "stuck-jobs"', expect.stringMatching(/^0\/10 queued, 1 taken and not done/)],
     ]);
   });
+  test('a consumer registered without its queue names the items it never took: dropped work is no clean shutdown', async () => {
+    const { life } = collecting({ timeout: 200 });
+    const queue = new BoundedQueue<number>({ capacity: 10, name: 'transcribe' });
+    life.use(queue.consume(() => new Promise(() => {}), { concurrency: 2 })); // both handlers hang
+    for (const n of [1, 2, 3, 4, 5]) queue.tryPut(n);
+    await flush();
+    const report = track(life.shutdown());
+    await vi.advanceTimersByTimeAsync(200 + FORCE_GRACE_MS);
+    expect(queue.size).toBe(3); // closed, never taken: still there, and said so
+    expect(report.value!.clean).toBe(false);
+    expect(report.value!.stragglers.map((s) => [s.name, s.summary])).toEqual([
+      [
+        'consumer of queue "transcribe"',
+        '2 handlers running (2 aborted), 3 items left in the queue, never handled',
+      ],
+    ]);
+  });
 });
 
 describe('what the report says of what inspect() does not list', () => {
