@@ -1,6 +1,6 @@
 // The live set: the primitives the inspector can list (held through WeakRefs) and the per-call
 // work (a fanOut call, a withTimeout call) linked into a list only while it runs.
-import { enders, notifyEnded, publishEnd, publishStart, waitEnd, waitStart } from './channels.js';
+import { enders, notifyEnded, publishEnd, publishStart, watchingWaits } from './channels.js';
 import { count } from './count.js';
 import { recordOrigin } from './origins.js';
 import { type Redact, Sample, sinceOf } from './sample.js';
@@ -67,21 +67,24 @@ export function startCall(call: Call, above?: Function, weakly = false): void {
   } else {
     calls.push(call);
   }
-  if (waitStart.hasSubscribers || waitEnd.hasSubscribers) {
+  if (watchingWaits()) {
     const { what, timeout } = call.describeCall();
     publishStart(call, { kind: call.kind, name: undefined, what, timeout });
   }
 }
 
-/** The call settled: drop it from the list, and tell subscribers and a stall watcher. */
-export function endCall(call: Call, outcome: WaitOutcome): void {
+/**
+ * The call settled: drop it from the list, and tell subscribers and a stall watcher. `reason`:
+ * what it rejected with, when it did.
+ */
+export function endCall(call: Call, outcome: WaitOutcome, reason?: unknown): void {
   if (call.weak === undefined) {
     calls.remove(call);
   } else {
     weakCalls.delete(call.weak);
     droppedCalls.unregister(call.weak);
   }
-  if (waitEnd.hasSubscribers) publishEnd(call, outcome);
+  publishEnd(call, outcome, reason);
   if (enders.size > 0) notifyEnded(call, outcome);
 }
 

@@ -4,7 +4,7 @@
 
 import { ClosedError, TimeoutError } from '../errors.js';
 import { type AbortHook, offAbort, onAbort } from './abort.js';
-import { enders, notifyEnded, publishEnd, publishStart, waitEnd, waitStart } from './channels.js';
+import { enders, notifyEnded, publishEnd, publishStart, watchingWaits } from './channels.js';
 import { endCall } from './live.js';
 import { ignore } from './never.js';
 import { recordOrigin } from './origins.js';
@@ -107,8 +107,7 @@ export function park<T, W extends Waiter<unknown> = Waiter<unknown>>(
   // JavaScript was tried; invalidating it (queueMicrotask) cost more than the read.
   waiter.since = flags.timing ? now() : UNTIMED;
   if (flags.origins) recordOrigin(waiter, park);
-  if (waitStart.hasSubscribers || waitEnd.hasSubscribers)
-    publishStart(waiter, describe(host, waiter, timeout));
+  if (watchingWaits()) publishStart(waiter, describe(host, waiter, timeout));
   return promise;
 }
 
@@ -131,16 +130,16 @@ function leave<W extends Waiter<unknown>>(
 ): void {
   if (!host.waiters.remove(waiter)) return;
   unhook(waiter);
-  ended(waiter, outcome);
+  ended(waiter, outcome, reason);
   waiter.reject(reason);
   host.onLeave(waiter);
 }
 
 /** The waiter's wait is over: tell diagnostics_channel subscribers and a stall watcher. */
-function ended(waiter: Waiter<unknown>, outcome: WaitOutcome): void {
+function ended(waiter: Waiter<unknown>, outcome: WaitOutcome, reason: unknown): void {
   if (waiter.since === NOT_WAITING) return; // never parked (a task started at once), or already ended
   waiter.since = NOT_WAITING;
-  if (waitEnd.hasSubscribers) publishEnd(waiter, outcome);
+  publishEnd(waiter, outcome, reason); // a lookup in a WeakMap made only when someone subscribed
   if (enders.size > 0) notifyEnded(waiter, outcome);
 }
 
@@ -158,7 +157,7 @@ function outcomeOf(waiter: Waiter<unknown>, reason: unknown): WaitOutcome {
  */
 export function disarm(waiter: Waiter<unknown>): void {
   unhook(waiter);
-  ended(waiter, 'granted');
+  ended(waiter, 'granted', undefined);
 }
 
 function unhook(waiter: Waiter<unknown>): void {
@@ -181,7 +180,7 @@ export function settle<T>(waiter: Waiter<T>, value: NoInfer<T>): void {
 /** Rejects a waiter its host has already taken out of line. */
 export function fail(waiter: Waiter<unknown>, reason: unknown): void {
   unhook(waiter);
-  ended(waiter, outcomeOf(waiter, reason));
+  ended(waiter, outcomeOf(waiter, reason), reason);
   waiter.reject(reason);
 }
 
@@ -229,16 +228,16 @@ export function bound<T>(
   return new Promise<T>((resolve, reject) => {
     let timer: Timer | undefined;
     let done = false;
-    const finish = (outcome: WaitOutcome): boolean => {
+    const finish = (outcome: WaitOutcome, reason?: unknown): boolean => {
       if (done) return false;
       done = true;
       if (timer !== undefined) clearTimer(timer);
       offAbort(hook);
-      if (call !== undefined) endCall(call, outcome);
+      if (call !== undefined) endCall(call, outcome, reason);
       return true;
     };
     const expire = (reason: unknown, outcome: WaitOutcome): void => {
-      if (!finish(outcome)) return;
+      if (!finish(outcome, reason)) return;
       onExpire?.(reason);
       reject(reason);
     };
@@ -256,11 +255,11 @@ export function bound<T>(
     try {
       work.then(
         (value) => finish('granted') && resolve(value),
-        (error: unknown) => finish('failed') && reject(error),
+        (error: unknown) => finish('failed', error) && reject(error),
       );
     } catch (error) {
       // A thenable whose then() throws: the work failed.
-      if (finish('failed')) reject(error);
+      if (finish('failed', error)) reject(error);
     }
   });
 }

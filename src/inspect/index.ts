@@ -13,7 +13,15 @@
 import { flags, retime } from '../core/track.js';
 import * as check from '../core/validate.js';
 
-export type { TaskErrorMessage, WaitEndMessage, WaitStartMessage } from '../core/channels.js';
+export type {
+  LeaseLostMessage,
+  RefusedMessage,
+  RunTrace,
+  TaskErrorMessage,
+  WaitEndMessage,
+  WaitStartMessage,
+  WaitTrace,
+} from '../core/channels.js';
 export type { WaitOutcome } from '../core/track.js';
 export {
   type AgeRange,
@@ -61,6 +69,14 @@ export const channels = {
   waitEnd: 'unwedge:wait:end',
   /** A task failed and was reported (a queue consumer's handler, a pool or registry task): a `TaskErrorMessage`. */
   taskError: 'unwedge:task:error',
+  /** A call refused without waiting (a pool's or queue's line full, a closed primitive): a `RefusedMessage`. */
+  refused: 'unwedge:refused',
+  /** A `RedisSemaphore` permit's lease was lost: a `LeaseLostMessage`. */
+  leaseLost: 'unwedge:lease:lost',
+  /** The TracingChannel of every parked wait (`tracing:unwedge:wait:start`, …): `WaitTrace` messages. */
+  wait: 'unwedge:wait',
+  /** The TracingChannel of every task run (pool, registry, consumer): `RunTrace` messages. */
+  run: 'unwedge:run',
 } as const;
 
 /**

@@ -1,6 +1,7 @@
 // What WorkerPool and the fronts share, above the running phase (running.ts): option checks,
 // admission (the line of queued jobs, maxQueue, queueTimeout, nesting) and the lifecycle
 // (shutdown, idle). Subclasses decide when a queued job starts.
+import { publishRefused } from '../core/channels.js';
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { count } from '../core/count.js';
 import { register } from '../core/live.js';
@@ -165,10 +166,10 @@ export abstract class BasePool extends TaskRunner {
         break;
       case 'draining':
         // Work already running may still fan out while the pool drains.
-        if (parent === undefined) return Promise.reject(new ClosedError(`${this.label} is shutting down`));
+        if (parent === undefined) return this.#refuse(new ClosedError(`${this.label} is shutting down`));
         break;
       case 'closed':
-        return Promise.reject(new ClosedError(`${this.label} is shut down`));
+        return this.#refuse(new ClosedError(`${this.label} is shut down`));
       default:
         return unreachable(this.state);
     }
@@ -183,7 +184,7 @@ export abstract class BasePool extends TaskRunner {
           : new OwnJob(task, timeout, undefined);
       return launchNow(this, job, signal, timeout);
     }
-    if (this.backlog() >= this.maxQueue) return Promise.reject(this.#queueFullError());
+    if (this.backlog() >= this.maxQueue) return this.#refuse(this.#queueFullError());
     if (queueTimeout === 0) {
       if (!this.startsAtOnce()) return Promise.reject(this.#queueTimeoutError(0, false));
       queueTimeout = undefined;
@@ -400,6 +401,11 @@ export abstract class BasePool extends TaskRunner {
     return new TimeoutError(
       `${this.label} was not idle within ${ms} ms (${this.running.length} running, ${this.#waiters.length} queued)`,
     );
+  }
+
+  /** A run() refused without waiting (closed, or its line full): told to `unwedge:refused`. */
+  #refuse(error: Error): Promise<never> {
+    return Promise.reject(publishRefused('pool', this.name, 'run', error));
   }
 
   #queueFullError(): QueueFullError {

@@ -7,6 +7,7 @@
 // run on its slot, counted here too.
 import type { AsyncLocalStorage } from 'node:async_hooks';
 import { isAbortOf, onAbort } from '../core/abort.js';
+import { runTrace, traceRun } from '../core/channels.js';
 import { recordOrigin } from '../core/origins.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { startTimer } from '../core/timer.js';
@@ -180,7 +181,13 @@ export abstract class TaskRunner {
     currentPool = this;
     let result: unknown;
     try {
-      result = this.context === undefined ? fn(own) : this.context.run(job, fn, own);
+      if (runTrace.hasSubscribers) {
+        result = traceRun('pool', this.name, undefined, own, () =>
+          this.context === undefined ? fn(own) : this.context.run(job, fn, own),
+        );
+      } else {
+        result = this.context === undefined ? fn(own) : this.context.run(job, fn, own);
+      }
     } catch (error) {
       current = outerJob;
       currentPool = outerPool;

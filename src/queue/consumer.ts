@@ -3,6 +3,7 @@
 // a handler past its timeout counted until it settles (docs/hazards/abandoned-work-keeps-its-slot.md).
 
 import { type AbortHook, isAbortOf, offAbort, onAbort } from '../core/abort.js';
+import { runTrace, traceRun } from '../core/channels.js';
 import { count } from '../core/count.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { clearTimer, startTimer, type Timer } from '../core/timer.js';
@@ -215,7 +216,9 @@ export class QueueConsumer<T> implements Consumer {
     if (this.state === 'stopping') task.abort(this.stopReason);
     let result: unknown;
     try {
-      result = this.handler(item, task.signal);
+      result = runTrace.hasSubscribers
+        ? traceRun('consumer', this.queue.name, item, task.signal, () => this.handler(item, task.signal))
+        : this.handler(item, task.signal);
     } catch (error) {
       result = Promise.reject(error);
     }

@@ -5,6 +5,7 @@
 // (where items are kept), wait.ts (the lines callers park in), explain.ts (its messages
 // and inspect() snapshot), iterator.ts (for await), consumer.ts (the supervised consumer).
 
+import { publishRefused } from '../core/channels.js';
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { register } from '../core/live.js';
 import type { Sample } from '../core/sample.js';
@@ -153,11 +154,11 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
     switch (this.state) {
       case 'open':
         if (this.#offer(item)) return RESOLVED;
-        if (timeout === 0) return Promise.reject(fullError(this.#facts(), 0, false));
+        if (timeout === 0) return Promise.reject(this.#refused(fullError(this.#facts(), 0, false)));
         return this.#wait(this.#putters, new PutWaiter(item, timeout), signal, timeout);
       case 'closed':
       case 'shutdown':
-        return Promise.reject(closedError(this.#facts(), 'put'));
+        return Promise.reject(this.#refused(closedError(this.#facts(), 'put')));
     }
   }
 
@@ -168,8 +169,13 @@ export class BoundedQueue<T> implements AsyncIterable<T>, AsyncDisposable {
         return this.#offer(item);
       case 'closed':
       case 'shutdown':
-        throw closedError(this.#facts(), 'put');
+        throw this.#refused(closedError(this.#facts(), 'put'));
     }
+  }
+
+  /** A put refused without waiting, told to `unwedge:refused`. */
+  #refused<E>(error: E): E {
+    return publishRefused('queue', this.name, 'put', error);
   }
 
   /**

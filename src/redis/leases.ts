@@ -1,5 +1,6 @@
 // The permits one RedisSemaphore instance holds. Each is a lease in Redis that the loop (loop.ts)
 // refreshes; a lease found lost aborts its permit's signal, and only release() gives it back.
+import { publishLeaseLost } from '../core/channels.js';
 import { disposeSymbol } from '../core/compat.js';
 import type { Permit } from '../semaphore/semaphore.js';
 import type { Link } from './client.js';
@@ -49,9 +50,12 @@ export class Leases {
   readonly #byId = new Map<string, LeasedPermit>();
   #weight = 0;
   readonly #link: Link;
+  /** How `unwedge:lease:lost` names the semaphore. */
+  readonly #name: string;
 
-  constructor(link: Link) {
+  constructor(link: Link, name: string) {
     this.#link = link;
+    this.#name = name;
   }
 
   /** How many leases are held. */
@@ -89,7 +93,9 @@ export class Leases {
     if (permit === undefined) return;
     this.#byId.delete(id);
     this.#weight -= permit.weight;
-    permit.abort(reason());
+    const error = reason();
+    publishLeaseLost(this.#name, error);
+    permit.abort(error);
   }
 
   loseAll(reason: () => Error): void {

@@ -180,7 +180,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
       onError,
     };
     this.#link = new Link(client, this.#spec);
-    this.#leases = new Leases(this.#link);
+    this.#leases = new Leases(this.#link, this.name ?? key);
     this.#line = new Line(this.#link, this.#leases, this.#spec);
     this.#loop = new Loop(this.#link, this.#line, this.#leases, this.#spec);
     register(this, RedisSemaphore.snapshot);

@@ -235,7 +235,7 @@ export class TaskRegistry implements AsyncDisposable {
     const task = new RegistryTask(++this.lastId, name, Date.now(), timeout);
     if (flags.origins) recordOrigin(task, this.spawn);
     this.tasks.push(task); // before fn runs, so that fn (or a shutdown it starts) sees itself
-    startTask(task, fn, this.#end, this.#report, this.#who);
+    startTask(task, fn, this.#end, this.#report, this.#who, this.name);
     return task as Task<unknown> as Task<T>;
   }
 

@@ -3,6 +3,7 @@
 // with an error is a failure of its own or the abort it was given, and how that failure reads.
 import { inspect } from 'node:util';
 import { isAbortOf } from '../core/abort.js';
+import { runTrace, traceRun } from '../core/channels.js';
 import { ignore, unreachable } from '../core/never.js';
 import type { Sample } from '../core/sample.js';
 import { sinceDate, type WaitSnapshot } from '../core/track.js';
@@ -186,7 +187,8 @@ export function failedWith(task: RegistryTask, error: unknown): boolean {
  * Calls `fn` with the task's signal (a synchronous throw counts as a rejection) and sets `done`.
  * When `fn`'s result settles, settles `outcome` the same way (a no-op once the task was aborted),
  * then tells `ended`. When its timeout elapses first, it is aborted as `'timed-out'` and
- * `failed` is told. `who` names its registry in the timeout's error.
+ * `failed` is told. `who` names its registry in the timeout's error; `registryName` is its name
+ * on `unwedge:run`.
  */
 export function startTask<T>(
   task: RegistryTask,
@@ -194,10 +196,13 @@ export function startTask<T>(
   ended: (task: RegistryTask, rejected: boolean, error: unknown) => void,
   failed: (task: RegistryTask, error: unknown) => void,
   who: () => string,
+  registryName: string | undefined,
 ): void {
   let result: T | PromiseLike<T>;
   try {
-    result = fn(task.signal);
+    result = runTrace.hasSubscribers
+      ? traceRun('registry', registryName, task.name, task.signal, () => fn(task.signal))
+      : fn(task.signal);
   } catch (error) {
     result = Promise.reject(error);
   }
