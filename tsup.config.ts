@@ -26,4 +26,7 @@ export default defineConfig({
   // (`instanceof TimeoutError` holds across entries), in CJS as in ESM.
   splitting: true,
   treeshake: true,
+  // Classes keep their names: esbuild renames a class whose static block refers to it
+  // (`Semaphore.name` was `_Semaphore`), which showed in error messages and util.inspect.
+  keepNames: true,
 });

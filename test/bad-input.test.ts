@@ -1119,7 +1119,7 @@ const registryTable: Table = {
 };
 
 const RESOURCE =
-  'a net/http Server, an unwedge primitive, or have Symbol.asyncDispose, Symbol.dispose, shutdown(), close() or stop()';
+  'a net/http Server, a pool, TaskRegistry, BoundedQueue or its consumer, RedisSemaphore or inspect watcher, or have Symbol.asyncDispose, close(), quit(), stop(), shutdown() or Symbol.dispose';
 const closable = { close() {} };
 
 const lifecycleTable: Table = {

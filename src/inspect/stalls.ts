@@ -203,7 +203,7 @@ class StallWatch implements Watcher {
           if (previous.stall.state === state) continue;
           // Same wait, new state (a running task abandoned, a registry task cancelled): the
           // stall in the old state ends here; the new one is reported if past the threshold.
-          if (this.open.has(previous)) this.close(previous, undefined, t);
+          if (this.open.has(previous)) this.#endStall(previous, undefined, t);
         }
         const { start, lowerBound } = startOf(w, t);
         if (t - start < this.threshold) continue;
@@ -228,7 +228,7 @@ class StallWatch implements Watcher {
     }
     for (const open of this.open) {
       const key = open.ref.deref();
-      if (key === undefined || !seen.has(key)) this.close(open, undefined, t);
+      if (key === undefined || !seen.has(key)) this.#endStall(open, undefined, t);
     }
     for (const who of this.backlogs.keys()) if (!backlogs.has(who)) this.backlogs.delete(who);
   }
@@ -258,10 +258,10 @@ class StallWatch implements Watcher {
   private readonly ended = (key: object, outcome: WaitOutcome): void => {
     if (this.open.size === 0) return;
     const open = this.reported.get(key);
-    if (open !== undefined && this.open.has(open)) this.close(open, outcome, now());
+    if (open !== undefined && this.open.has(open)) this.#endStall(open, outcome, now());
   };
 
-  private close(open: Open, outcome: WaitOutcome | undefined, t: number): void {
+  #endStall(open: Open, outcome: WaitOutcome | undefined, t: number): void {
     this.open.delete(open);
     this.emit({ ...open.stall, phase: 'ended', age: Math.round(t - open.start), outcome });
   }

@@ -248,7 +248,7 @@ export class Lifecycle implements AsyncDisposable {
     const config = checkSignalsOptions(options);
     this.#refuseIfStopping('handleSignals');
     this.#removeSignals?.();
-    const remove = installSignals(() => this.shutdown(), config);
+    const remove = installSignals(() => this.shutdown(), config, this.#who());
     this.#removeSignals = remove;
     return remove;
   }

@@ -13,6 +13,7 @@ import { BasePool, listPool } from '../pool/base.js';
 import { QueueConsumer } from '../queue/consumer.js';
 import { BoundedQueue } from '../queue/queue.js';
 import { TaskRegistry } from '../registry/registry.js';
+import { Semaphore } from '../semaphore/semaphore.js';
 import type { LifecycleFailure, Straggler } from './report.js';
 import { ServerStep } from './server.js';
 
@@ -20,7 +21,8 @@ import { ServerStep } from './server.js';
  * What {@link Lifecycle.use} accepts: a node:http / https / net `Server`, every unwedge primitive
  * that runs or holds work (pools and their fronts, `TaskRegistry`, `BoundedQueue` and its
  * consumers, `RedisSemaphore`, the inspect watchers), and anything with `Symbol.asyncDispose`,
- * `Symbol.dispose`, `shutdown()`, `close()` or `stop()`.
+ * `close()`, `quit()`, `stop()`, `shutdown()` or `Symbol.dispose`, the first of these it has (so a
+ * Redis client is quit, never sent `SHUTDOWN`, which would stop the Redis server).
  *
  * @example
  * ```ts
@@ -37,15 +39,19 @@ export type Resource =
   | Disposable
   | {
       /** Called with no arguments; awaited when it returns a promise. */
-      shutdown(): unknown;
+      close(): unknown;
     }
   | {
-      /** Called with no arguments; awaited when it returns a promise. */
-      close(): unknown;
+      /** Called with no arguments (an ioredis or node-redis client's), before any `shutdown()`; awaited. */
+      quit(): unknown;
     }
   | {
       /** Called with no arguments; awaited when it returns a promise. */
       stop(): unknown;
+    }
+  | {
+      /** Called with no arguments, when it has no `close()`, `quit()` or `stop()`; awaited when it returns a promise. */
+      shutdown(): unknown;
     };
 
 /** @internal What a step says of itself when something of it still runs. */
@@ -150,6 +156,8 @@ function registryStep(registry: TaskRegistry, name: string): Step {
  * `taskDone()` never drains: it waits out the budget.
  */
 function queueStep(queue: BoundedQueue<unknown>, name: string): Step {
+  // What the deadline dropped: work never done, so the shutdown is not clean even once the queue is empty.
+  let dropped = 0;
   return {
     name,
     async stop(_left, force, done) {
@@ -158,14 +166,21 @@ function queueStep(queue: BoundedQueue<unknown>, name: string): Step {
       try {
         await queue.join({ signal: force });
       } catch {
+        dropped = queue.size;
         queue.shutdown({ immediate: true });
         await queue.join({ signal: done }).catch(ignore);
       }
       return undefined;
     },
     stragglers() {
-      if (queue.unfinished === 0) return undefined;
-      return seen(queue, () => `${queue.size} queued, ${queue.unfinished - queue.size} taken and not done`);
+      if (queue.unfinished === 0 && dropped === 0) return undefined;
+      const left =
+        queue.unfinished === 0
+          ? { summary: '', running: [] }
+          : seen(queue, () => `${queue.size} queued, ${queue.unfinished - queue.size} taken and not done`);
+      if (dropped === 0) return left;
+      const cut = `${count(dropped, 'item')} dropped at the deadline, never handled`;
+      return { summary: left.summary === '' ? cut : `${left.summary}; ${cut}`, running: left.running };
     },
   };
 }
@@ -260,7 +275,9 @@ export function stepOf(x: unknown, name: string | undefined): Step {
   if (isPool(o)) return poolStep(o, name ?? nameOf('pool', o));
   const r = o as Partial<Record<string | symbol, unknown>>;
   const kind = name ?? nameOf(o.constructor?.name || 'resource', o);
-  for (const key of [asyncDisposeSymbol, 'shutdown', 'close', 'stop', disposeSymbol] as const) {
+  // `close()` and `quit()` before `shutdown()`: on a Redis client (ioredis, node-redis) `shutdown()`
+  // is the SHUTDOWN command, which stops the Redis server itself; `quit()` is how such a client closes.
+  for (const key of [asyncDisposeSymbol, 'close', 'quit', 'stop', 'shutdown', disposeSymbol] as const) {
     const method = r[key];
     if (typeof method === 'function') return callStep(kind, () => method.call(o));
   }
@@ -268,9 +285,15 @@ export function stepOf(x: unknown, name: string | undefined): Step {
 }
 
 function unusable(x: unknown): never {
-  const hint = typeof x === 'function' ? ' (to run a function at shutdown, use defer())' : '';
+  const hint =
+    typeof x === 'function'
+      ? ' (to run a function at shutdown, use defer())'
+      : x instanceof Semaphore
+        ? ' (a Semaphore runs nothing of its own to stop: register the pools and tasks that hold its permits)'
+        : '';
   throw new TypeError(
-    'resource must be a net/http Server, an unwedge primitive, or have Symbol.asyncDispose, ' +
-      `Symbol.dispose, shutdown(), close() or stop()${hint}; received ${check.show(x)}`,
+    'resource must be a net/http Server, a pool, TaskRegistry, BoundedQueue or its consumer, ' +
+      'RedisSemaphore or inspect watcher, or have Symbol.asyncDispose, close(), quit(), stop(), ' +
+      `shutdown() or Symbol.dispose${hint}; received ${check.show(x)}`,
   );
 }

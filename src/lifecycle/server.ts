@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server, Socket } from 'node:net';
 import { type AbortHook, offAbort, onAbort } from '../core/abort.js';
+import { count } from '../core/count.js';
 import { now } from '../core/track.js';
 import type { WaitReport } from '../inspect/dump.js';
 import type { Step, StepStragglers } from './resources.js';
@@ -26,6 +27,14 @@ const STEP = Symbol('unwedge.lifecycle.server');
 const SINCE = Symbol('unwedge.lifecycle.since');
 const WHAT = Symbol('unwedge.lifecycle.what');
 type Tracked = ServerResponse & { [STEP]: ServerStep; [SINCE]: number; [WHAT]: string };
+type TrackedSocket = Socket & { [SINCE]: number };
+
+/** `127.0.0.1:52344`, `[::1]:52344`, or `a local socket` (a Unix socket has no peer address). */
+function peerOf(socket: Socket): string {
+  const { remoteAddress: address, remotePort: port, remoteFamily: family } = socket;
+  if (address === undefined) return 'a local socket';
+  return `${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+}
 
 /** `server 127.0.0.1:8080`, `server [::1]:8080`, `server /tmp/app.sock`, or `server` when not listening. */
 function nameOf(server: Server): string {
@@ -91,12 +100,20 @@ export class ServerStep implements Step {
    * reports after the deadline, which destroys every socket the server has.
    */
   stragglers(): StepStragglers | undefined {
-    const n = this.#cut.length;
-    if (n === 0) return undefined;
-    return { summary: `${n} request${n === 1 ? '' : 's'} cut off at the deadline`, running: this.#cut };
+    if (this.#cut.length === 0) return undefined;
+    const connections = this.#cut.filter((c) => c.what.startsWith('connection from ')).length;
+    const requests = this.#cut.length - connections;
+    const parts = [];
+    if (requests > 0) parts.push(count(requests, 'request'));
+    if (connections > 0) parts.push(count(connections, 'connection'));
+    return { summary: `${parts.join(' and ')} cut off at the deadline`, running: this.#cut };
   }
 
-  /** The deadline: every request still in flight is cut off, every socket destroyed. */
+  /**
+   * The deadline: every request still in flight is cut off, every socket destroyed. Requests are
+   * named by method and path; a connection that carried none of them (a plain net.Server's, an
+   * upgraded one such as a WebSocket) by its peer's address.
+   */
   #destroyAll(): void {
     const t = now();
     // The Set is in arrival order: the oldest request first.
@@ -104,7 +121,11 @@ export class ServerStep implements Step {
     this.#requests.clear();
     if (isHttp(this.#server)) this.#server.closeAllConnections();
     // Upgraded sockets (WebSockets) and those of a plain net.Server are not the http server's to close.
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of this.#sockets) {
+      if (socket.destroyed) continue; // closed with its request above
+      this.#cut.push(cutOff(`connection from ${peerOf(socket)}`, t - (socket as TrackedSocket)[SINCE]));
+      socket.destroy();
+    }
   }
 
   #closeIdle(): void {
@@ -112,6 +133,7 @@ export class ServerStep implements Step {
   }
 
   readonly #onConnection = (socket: Socket): void => {
+    (socket as TrackedSocket)[SINCE] = now();
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
   };

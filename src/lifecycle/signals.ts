@@ -76,9 +76,14 @@ export function checkSignalsOptions(options: HandleSignalsOptions | undefined): 
 
 /**
  * @internal Installs the listeners and returns their removal (idempotent). `shutdown` starts the
- * shutdown, or returns the one already under way.
+ * shutdown, or returns the one already under way; `who` names the lifecycle in the line a second
+ * signal writes to stderr.
  */
-export function installSignals(shutdown: () => Promise<LifecycleReport>, config: SignalsConfig): () => void {
+export function installSignals(
+  shutdown: () => Promise<LifecycleReport>,
+  config: SignalsConfig,
+  who: string,
+): () => void {
   const { signals, exit } = config;
   let signalled = false;
   let exited = false;
@@ -87,7 +92,13 @@ export function installSignals(shutdown: () => Promise<LifecycleReport>, config:
     if (signalled) {
       exited = true;
       remove();
-      exit(128 + (constants.signals[signal] as number)); // a name checked by checkSignalsOptions
+      const code = 128 + (constants.signals[signal] as number); // a name checked by checkSignalsOptions
+      // The operator asked to skip the rest: say so, or the exit looks like a crash with no report.
+      process.stderr.write(
+        `unwedge: ${who}: ${signal} again during its shutdown: exiting at once with code ${code}; ` +
+          'what still ran is not reported\n',
+      );
+      exit(code);
       return;
     }
     signalled = true;

@@ -11,6 +11,7 @@ import { FORCE_GRACE_MS } from '../../src/lifecycle/run.js';
 import { WorkerPool } from '../../src/pool/index.js';
 import { BoundedQueue } from '../../src/queue/queue.js';
 import { TaskRegistry } from '../../src/registry/registry.js';
+import { Semaphore } from '../../src/semaphore/semaphore.js';
 import { deferred, track } from '../support/promises.js';
 
 beforeEach(() => {
@@ -370,8 +371,9 @@ describe('what use() accepts', () => {
     const { life } = collecting();
     expect(() => life.use(value as never)).toThrow(
       new TypeError(
-        'resource must be a net/http Server, an unwedge primitive, or have Symbol.asyncDispose, ' +
-          `Symbol.dispose, shutdown(), close() or stop(); received ${shown}`,
+        'resource must be a net/http Server, a pool, TaskRegistry, BoundedQueue or its consumer, ' +
+          'RedisSemaphore or inspect watcher, or have Symbol.asyncDispose, close(), quit(), stop(), ' +
+          `shutdown() or Symbol.dispose; received ${shown}`,
       ),
     );
     expect((await life.shutdown()).steps).toEqual([]);
@@ -382,24 +384,33 @@ describe('what use() accepts', () => {
     expect(() => life.use((() => {}) as never)).toThrow(/\(to run a function at shutdown, use defer\(\)\)/);
   });
 
-  test('the language protocol comes first, then shutdown(), close(), stop(), Symbol.dispose', async () => {
+  test('the language protocol comes first, then close(), quit(), stop(), shutdown(), Symbol.dispose: a client with quit() is never sent shutdown()', async () => {
     const { life } = collecting();
     const called: string[] = [];
     const all = (...keys: Array<string | symbol>) =>
       Object.fromEntries(keys.map((k) => [k, () => called.push(String(k))])) as unknown as Resource;
-    life.use(all('stop', Symbol.dispose));
-    life.use(all('close', 'stop', Symbol.dispose));
-    life.use(all('shutdown', 'close', 'stop'));
-    life.use(all(Symbol.asyncDispose, 'shutdown', 'close'));
+    life.use(all('shutdown', Symbol.dispose));
+    life.use(all('stop', 'shutdown', Symbol.dispose));
+    life.use(all('quit', 'stop', 'shutdown')); // an ioredis client: shutdown() would stop the server
+    life.use(all('close', 'quit', 'shutdown'));
+    life.use(all(Symbol.asyncDispose, 'close', 'shutdown'));
     life.use(all(Symbol.dispose));
     await life.shutdown();
     expect(called).toEqual([
       String(Symbol.dispose),
       String(Symbol.asyncDispose),
-      'shutdown',
       'close',
+      'quit',
       'stop',
+      'shutdown',
     ]);
+  });
+
+  test('a Semaphore is refused with why: it runs nothing of its own to stop', () => {
+    const { life } = collecting();
+    expect(() => life.use(new Semaphore(2) as never)).toThrow(
+      /\(a Semaphore runs nothing of its own to stop: register the pools and tasks that hold its permits\); received an instance of Semaphore$/,
+    );
   });
 
   test('a resource with a name is named by it, and a nested lifecycle is shut down in its turn', async () => {
@@ -457,7 +468,12 @@ describe('what use() accepts', () => {
     expect(queue.size).toBe(0); // dropped
     expect(report.value!.stragglers.map((s) => [s.name, s.summary])).toEqual([
       ['consumer of queue "stuck-jobs"', '1 handler running (1 aborted)'],
-      ['queue "stuck-jobs"', expect.stringMatching(/^0\/10 queued, 1 taken and not done/)],
+      [
+        'queue "stuck-jobs"',
+        expect.stringMatching(
+          /^0\/10 queued, 1 taken and not done.*; 2 items dropped at the deadline, never handled$/,
+        ),
+      ],
     ]);
   });
   test('a consumer registered without its queue names the items it never took: dropped work is no clean shutdown', async () => {
@@ -475,6 +491,23 @@ describe('what use() accepts', () => {
         'consumer of queue "transcribe"',
         '2 handlers running (2 aborted), 3 items left in the queue, never handled',
       ],
+    ]);
+  });
+  test('a queue registered with its consumer names what the deadline dropped, once the queue is empty: dropped work is no clean shutdown', async () => {
+    const { life } = collecting({ timeout: 200 });
+    const queue = life.use(new BoundedQueue<number>({ capacity: 10, name: 'both' }));
+    let finish!: () => void;
+    life.use(queue.consume(() => new Promise<void>((resolve) => (finish = resolve)))); // slow, not hung
+    for (const n of [1, 2, 3, 4]) queue.tryPut(n);
+    await flush();
+    const report = track(life.shutdown());
+    await vi.advanceTimersByTimeAsync(200);
+    finish(); // the handler ends with the deadline: nothing runs any more
+    await vi.advanceTimersByTimeAsync(FORCE_GRACE_MS);
+    expect(queue.unfinished).toBe(0);
+    expect(report.value!.clean).toBe(false);
+    expect(report.value!.stragglers.map((s) => [s.name, s.summary])).toEqual([
+      ['queue "both"', '3 items dropped at the deadline, never handled'],
     ]);
   });
 });

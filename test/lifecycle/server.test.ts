@@ -151,7 +151,7 @@ test('at the deadline the requests still in flight are cut off and named, the pa
   expect(JSON.stringify(report)).not.toContain('secret');
 });
 
-test('a plain net.Server: it stops accepting, its open sockets are left until the deadline, then destroyed', async () => {
+test('a plain net.Server: it stops accepting, its open sockets are left until the deadline, then destroyed and named by their peer', async () => {
   const life = new Lifecycle({ timeout: 200 });
   const sockets: Socket[] = [];
   const server = life.use(
@@ -167,12 +167,20 @@ test('a plain net.Server: it stops accepting, its open sockets are left until th
   const client = connect(port, '127.0.0.1');
   client.on('error', () => {});
   await once(server, 'connection');
+  const peer = `127.0.0.1:${sockets[0]!.remotePort}`;
   const closed = once(client, 'close');
   const report = await life.shutdown();
   await closed;
   expect(sockets[0]!.destroyed).toBe(true);
-  expect(report.stragglers).toEqual([]); // nothing in flight it could name; the socket is gone
-  expect(report.steps.map((s) => [s.name, s.outcome])).toEqual([['tcp', 'stopped']]);
+  // Cut off by the deadline: a forced shutdown is not a clean one, and says whom it cut off.
+  expect(report.clean).toBe(false);
+  expect(report.stragglers).toEqual([
+    {
+      name: 'tcp',
+      summary: '1 connection cut off at the deadline',
+      running: [expect.objectContaining({ what: `connection from ${peer}`, state: 'cut off' })],
+    },
+  ]);
   expect(report.steps[0]!.elapsed).toBeGreaterThanOrEqual(199);
 });
 

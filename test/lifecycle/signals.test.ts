@@ -68,7 +68,7 @@ test.each([
   ['SIGTERM', 143],
   ['SIGINT', 130],
 ] as const)('a second %s during the shutdown exits at once with %i', async (name, code) => {
-  const life = new Lifecycle({ timeout: 10_000 });
+  const life = new Lifecycle({ name: 'api', timeout: 10_000 });
   const gate = deferred();
   life.defer(() => gate.promise);
   const { exit, codes } = exitHook();
@@ -76,8 +76,14 @@ test.each([
   signal(name);
   await new Promise((resolve) => setImmediate(resolve));
   expect(codes).toEqual([]); // still stopping
+  const spy = stderrSpy();
   signal(name);
   expect(codes).toEqual([code]); // synchronously: nothing waited for
+  // Said once, so that the exit does not look like a crash.
+  expect(spy.mock.calls.map((c) => String(c[0]))).toEqual([
+    `unwedge: lifecycle "api": ${name} again during its shutdown: exiting at once with code ${code}; what still ran is not reported\n`,
+  ]);
+  spy.mockRestore();
   gate.resolve();
   await life.shutdown();
   expect(codes).toEqual([code]); // the first signal's exit does not follow: the listeners are gone
