@@ -6,6 +6,7 @@ export default defineConfig({
     redis: 'src/redis/index.ts',
     inspect: 'src/inspect/index.ts',
     'inspect/http': 'src/inspect/http.ts',
+    otel: 'src/otel/index.ts',
     'adapters/piscina': 'src/adapters/piscina.ts',
     'adapters/p-queue': 'src/adapters/p-queue.ts',
     'adapters/p-limit': 'src/adapters/p-limit.ts',

@@ -80,6 +80,32 @@ test('the packed tarball requires from CommonJS', async () => {
   );
 });
 
+// @opentelemetry/api is an optional peer dependency of unwedge/otel alone: npm does not install it,
+// the core and the other subpaths load without it, and unwedge/otel fails naming it. (Before the
+// consumer test below, which links it into this project.)
+test('without @opentelemetry/api installed, unwedge loads and unwedge/otel names what is missing', async () => {
+  expect(existsSync(join(dir, 'node_modules/@opentelemetry/api'))).toBe(false);
+  await writeFile(
+    join(dir, 'no-otel.mjs'),
+    `import { Semaphore } from 'unwedge';
+import { inspect } from 'unwedge/inspect';
+console.log(typeof Semaphore, typeof inspect);
+await import('unwedge/otel').catch((error) => console.log(error.code, error.message.includes("'@opentelemetry/api'")));
+`,
+  );
+  expect((await run(process.execPath, ['no-otel.mjs'], dir)).trim()).toBe(
+    'function function\nERR_MODULE_NOT_FOUND true',
+  );
+  await writeFile(
+    join(dir, 'no-otel.cjs'),
+    `const { Semaphore } = require('unwedge');
+console.log(typeof Semaphore);
+try { require('unwedge/otel'); } catch (error) { console.log(error.code, error.message.includes("'@opentelemetry/api'")); }
+`,
+  );
+  expect((await run(process.execPath, ['no-otel.cjs'], dir)).trim()).toBe('function\nMODULE_NOT_FOUND true');
+});
+
 // A client stub is enough here: close() settles without Redis, and acquire() on a closed
 // semaphore rejects with ClosedError, which must be the same class `unwedge` exports.
 const sharedErrors = (load: string) => `
@@ -207,6 +233,7 @@ const SUBPATHS: Record<string, string> = {
   './p-limit': 'src/adapters/p-limit.ts',
   './inspect': 'src/inspect/index.ts',
   './inspect/http': 'src/inspect/http.ts',
+  './otel': 'src/otel/index.ts',
 };
 
 type Conditions = Record<'import' | 'require', { types: string; default: string }>;
@@ -387,6 +414,9 @@ test('a strict nodenext TypeScript project type-checks against the tarball, and 
   await mkdir(join(modules, '@types'), { recursive: true });
   await symlink(join(root, 'node_modules/@types/node'), join(modules, '@types/node'), 'dir');
   await symlink(join(root, 'node_modules/ioredis'), join(modules, 'ioredis'), 'dir');
+  // And @opentelemetry/api for unwedge/otel (after the test that the core needs none of it).
+  await mkdir(join(modules, '@opentelemetry'), { recursive: true });
+  await symlink(join(root, 'node_modules/@opentelemetry/api'), join(modules, '@opentelemetry/api'), 'dir');
   await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], project).catch(
     (error: Error) => {
       throw new Error(error.message.replaceAll(project, '.'));
