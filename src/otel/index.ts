@@ -60,8 +60,8 @@ const KEYS = ['meterProvider', 'tracerProvider'] as const;
 export interface Instrumentation {
   /**
    * Unsubscribes from every channel and removes the gauges' callback: nothing more is recorded and
-   * no span is started (spans already started are ended when their wait or run ends only if it ends
-   * before; others are left unended). Idempotent.
+   * no span is started or ended (a span whose wait or run is still going is left unended).
+   * Idempotent.
    */
   stop(): void;
 }

@@ -244,6 +244,18 @@ describe('WorkerPool', () => {
     all = await collect();
     expect(value(all, 'unwedge.aborts', { ...name, 'unwedge.phase': 'run' })).toBe(1);
     expect(countOf(all, 'unwedge.pool.task.duration', { ...name, 'unwedge.outcome': 'aborted' })).toBe(1);
+    // A task its pool's shutdown cancels (its signal aborted with a ClosedError): no abort, no timeout.
+    const stopping = pool
+      .run(
+        (signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      )
+      .catch((e: unknown) => e);
+    await pool.shutdown();
+    expect(await stopping).toBeInstanceOf(ClosedError);
+    all = await collect();
+    expect(countOf(all, 'unwedge.pool.task.duration', { ...name, 'unwedge.outcome': 'aborted' })).toBe(2);
+    expect(value(all, 'unwedge.aborts', { ...name, 'unwedge.phase': 'run' })).toBe(1);
+    expect(value(all, 'unwedge.timeouts', { ...name, 'unwedge.phase': 'run' })).toBe(1);
   });
 });
 
