@@ -13,6 +13,7 @@ import { appLifespanStory, MESSAGES } from './app-lifespan.js';
 import { connectTimeoutStory } from './connect-timeout.js';
 import { BUDGET_MS, gracefulShutdownStory, KILL_AFTER_MS } from './graceful-shutdown.js';
 import { type Panel, renderSvg, type Series } from './lib/plot.js';
+import { BURST, breakLine, chosenLines, metricsStory } from './metrics.js';
 import { storageFanOutStory } from './storage-fan-out.js';
 import { streamRouteStory } from './stream-route.js';
 import { stuckQueueStory } from './stuck-queue-server.js';
@@ -419,6 +420,24 @@ for (const [i, story] of stories.entries()) {
   ]);
   panels.push({ title: story.title, seed: story.seed, ...outcome.panel });
 }
+
+// What the dashboards see: seed 004's service again, instrumented, its /metrics scraped over HTTP.
+const scraped = await metricsStory();
+const metricLines = chosenLines(scraped);
+const count = (status: number) => scraped.statuses.filter((s) => s === status).length;
+print([
+  "What /metrics says: seed 004's service with unwedge/otel and the Prometheus exporter",
+  ...wrap(
+    `(examples/metrics.ts). ${BURST} requests at once while storage holds its answers: ` +
+      `${count(200)} answered 200, ${count(503)} refused 503 by the pool's full line.`,
+    COLUMNS - 2,
+  ).map((l) => `  ${l}`),
+  '  While storage holds every answer (otel_scope_* labels left out):',
+  ...metricLines.during.flatMap((line) => breakLine(line, COLUMNS, 4)),
+  '  Once every request is done:',
+  ...metricLines.after.flatMap((line) => breakLine(line, COLUMNS, 4)),
+  '',
+]);
 
 const folder = out === undefined ? mkdtempSync(join(tmpdir(), `unwedge-demo-${stamp()}-`)) : resolve(out);
 mkdirSync(folder, { recursive: true });

@@ -58,6 +58,22 @@ test('npm run demo cures all six stories in at most 100 columns and draws one pa
     expect(stdout).toMatch(/^ {4}still running in task registry "updaters": 1 task/m);
     expect(stdout).toMatch(/^ {6}\d+ ms {2}\[shutting-down\] "airlock-status-updater"/m);
 
+    // After the stories, a few lines of the instrumented service's /metrics, as scraped.
+    expect(stdout).toContain(
+      "What /metrics says: seed 004's service with unwedge/otel and the Prometheus exporter",
+    );
+    expect(stdout).toMatch(/6 answered 200,\s+4\s+refused\s+503/);
+    const sem = 'unwedge_kind="semaphore",unwedge_name="chunk-downloads"';
+    expect(output).toContain(`    unwedge_semaphore_permits_used{${sem}} 8`);
+    expect(output).toContain(`    unwedge_semaphore_permits_limit{${sem}} 8`);
+    expect(output).toContain(
+      '    unwedge_pool_tasks{unwedge_kind="pool",unwedge_name="merge-requests",unwedge_state="running"} 4',
+    );
+    expect(stdout).toMatch(
+      /^ {4}unwedge_semaphore_wait_duration_count\{[^}]*\n {6}unwedge_outcome="granted"\} \d+$/m,
+    );
+    expect(stdout).toMatch(/^ {4}unwedge_rejections_total\{[^}]*\n {6}error_type="QueueFullError"\} 4$/m);
+
     // The picture: in a fresh folder under the temp directory, never the tracked copy.
     const path = /The picture of all 6:\n {2}(\S+hang-lab\.svg)$/m.exec(stdout)?.[1];
     expect(path, stdout).toMatch(new RegExp(`^${scratch}/unwedge-demo-\\d{8}-\\d{6}-\\w+/hang-lab\\.svg$`));

@@ -483,6 +483,19 @@ scenarios.set('Where is it stuck? (`unwedge/inspect`)', async () => {
   expect(code).toBe(0);
 });
 
+scenarios.set('Observability (`unwedge/otel`)', async () => {
+  // It scrapes its own /metrics over HTTP from the real Prometheus exporter, then stops and exits.
+  const port = await freePort();
+  const run = new Run('Observability (`unwedge/otel`)', { METRICS_PORT: String(port) });
+  const { code } = await run.exitsWithin(5_000);
+  expect(run.stderr).toBe('');
+  expect(code).toBe(0);
+  // 4 runs on 2 permits: the 2 that parked are the histogram's count; the 2 granted at once are not.
+  expect(run.stdout).toMatch(
+    /^unwedge_semaphore_wait_duration_count\{unwedge_kind="semaphore",unwedge_name="uploads",unwedge_outcome="granted",otel_scope_name="unwedge",otel_scope_version="\d+\.\d+\.\d+"\} 2\n$/,
+  );
+});
+
 scenarios.set('Errors', async () => {
   const run = new Run('Errors', {});
   const { code } = await run.exitsWithin(3_000);
