@@ -92,7 +92,7 @@ export const METRICS: readonly MetricDefinition[] = [
     instrument: 'gauge',
     unit: '{wait}',
     attributes: {},
-    description: 'Callers parked now, waiting for admission (acquire, put, get, queued run, join, idle).',
+    description: 'Callers parked now, waiting for admission (acquire, put, get, queued run, join).',
     tells: 'Waits that pile up while the primitive is at its limit: where the service is queueing.',
   },
   // --- histograms: one record per ended wait or run ------------------------------------------
