@@ -61,8 +61,9 @@ export async function stopAll(steps: readonly Step[], timeout: number, id: Who):
   const begin = (run: Run): void => {
     run.started = now();
     // Rounded up: a step begun within the budget's first ms (the first one, in the same run of code
-    // as the shutdown's start, unless a GC pause falls between) is shown as given all of it.
-    run.budget = Math.max(0, Math.ceil(deadline - run.started));
+    // as the shutdown's start, unless a GC pause falls between) is shown as given all of it. Once
+    // the budget is spent a step gets nothing, even if the timer that said so fired a little early.
+    run.budget = force.signal.aborted ? 0 : Math.max(0, Math.ceil(deadline - run.started));
     let stopped: Promise<readonly LifecycleFailure[] | undefined>;
     try {
       stopped = Promise.resolve(run.step.stop(run.budget, force.signal, done.signal));
