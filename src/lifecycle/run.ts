@@ -60,10 +60,10 @@ export async function stopAll(steps: readonly Step[], timeout: number, id: Who):
   });
   const begin = (run: Run): void => {
     run.started = now();
-    // Rounded up: a step begun within the budget's first ms (the first one, in the same run of code
-    // as the shutdown's start, unless a GC pause falls between) is shown as given all of it. Once
-    // the budget is spent a step gets nothing, even if the timer that said so fired a little early.
-    run.budget = force.signal.aborted ? 0 : Math.max(0, Math.ceil(deadline - run.started));
+    // What is left when it begins (the first step too: the shutdown's own start-up, a ms or two on a
+    // loaded machine, is not given to anyone). Once the budget is spent a step gets nothing, even if
+    // the timer that said so fired a fraction of a ms early.
+    run.budget = force.signal.aborted ? 0 : Math.max(0, Math.round(deadline - run.started));
     let stopped: Promise<readonly LifecycleFailure[] | undefined>;
     try {
       stopped = Promise.resolve(run.step.stop(run.budget, force.signal, done.signal));

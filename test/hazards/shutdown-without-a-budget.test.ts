@@ -25,7 +25,11 @@ test('server.close(() => process.exit(0)) never exits while a kept-alive client 
   expect(unwedge.stderr).toMatch(
     /^unwedge: lifecycle "api" shut down in \d+ ms \(budget 1500 ms\): 1 resource left running, 0 failures\n/,
   );
-  expect(unwedge.stderr).toMatch(/\n {2}server 127\.0\.0\.1:\d+ +stopped +\d+ ms of 1500 ms\n/);
+  // The server, stopped first, is given what is left of the 1500 ms: all of it but the shutdown's
+  // own start-up (0-2 ms measured, on a loaded machine).
+  const given = /\n {2}server 127\.0\.0\.1:\d+ +stopped +\d+ ms of (\d+) ms\n/.exec(unwedge.stderr)?.[1];
+  expect(Number(given)).toBeGreaterThanOrEqual(1_490);
+  expect(Number(given)).toBeLessThanOrEqual(1_500);
   expect(unwedge.stderr).toMatch(/\n {2}flush-metrics +stopped +\d+ ms of 0 ms\n/); // its turn came after the budget: it still ran
   expect(unwedge.stderr).toMatch(
     /still running in task registry "updaters": 1 task \(1 shutting-down\), closed\n +\d+ ms {2}\[shutting-down\] "airlock-status-updater" \(no timeout\)\n/,
