@@ -163,18 +163,18 @@ export class Loop {
 
   /**
    * A wake-up: Redis granted waiter `id`, but when? This process may have been stopped since, and
-   * the lease runs from the grant. Claim it with a tick naming that waiter alone: Redis refreshes
-   * the grant if it still stands (or puts the waiter back in line), and the claim's send time
-   * bounds the lease. One more round trip per woken waiter, so that no permit is handed over dead.
+   * the lease runs from the grant. Claim it: Redis refreshes the grant if it still stands, and the
+   * claim's send time bounds the lease; if it lapsed, a tick at once puts the waiter back in line.
+   * One more round trip per woken waiter, so that no permit is handed over dead.
    */
   readonly #onMessage = (_channel: string, id: string): void => {
     this.#leases.expire();
     if (!this.#line.has(id)) return;
     const sentAt = clock();
-    this.#link.call(['tick', 0, id]).then((reply) => {
+    this.#link.call(['claim', id]).then((reply) => {
       this.#leases.expire();
       this.#link.observe(reply);
-      if (!this.#grant(reply, sentAt)) this.recheck();
+      if (reply[3] === 0 || !this.#grant(reply, sentAt)) this.recheck();
     }, ignore); // the next tick names the waiter again
   };
 
@@ -264,7 +264,7 @@ export class Loop {
     this.#afterTick(reply[2]);
   }
 
-  /** Hands out the grants of a tick's reply; `false` if one came too late to be trusted. */
+  /** Hands out the grants of a tick's or a claim's reply; `false` if one came too late to be trusted. */
   #grant(reply: Reply, sentAt: number): boolean {
     const end = 4 + 2 * (reply[3] as number);
     let trusted = true;

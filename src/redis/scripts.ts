@@ -19,12 +19,13 @@ import { createHash } from 'node:crypto';
  *   drop                            → 0 (only the drops)
  *   tick    nHeld heldId… waiterId… → nGranted (grantedId fence)… lostId…  (refresh, heartbeat,
  *                                     re-queue; a granted waiter's lease is refreshed: it is claimed)
+ *   claim   waiterId                → 1 waiterId fence if its grant stands (refreshed), else 0
  *   peek                            → number of holders
  * Every reply starts with: used, queued, hint (for a tick while someone waits: ms until the
  * earliest holder lease or waiter heartbeat lapses; otherwise -1).
  *
  * A grant serve() makes to a queued waiter is only announced (PUBLISH): its fence is drawn when the
- * waiter's instance claims it with a tick, whose send time then bounds the lease it trusts.
+ * waiter's instance claims it (claim, or a tick), whose send time then bounds the lease it trusts.
  *
  * The uncontended path stays short (acquire: 6 commands, drop: 3): lapsed leases are purged only
  * when a grant needs the room, and the queue is looked at only when someone is in it.
@@ -134,6 +135,18 @@ elseif op == 'drop' then
   if dropped then serve() end
   readUsed()
   out[1] = 0
+elseif op == 'claim' then
+  if dropped then serve() end
+  readUsed()
+  local id = ARGV[arg]
+  local expiry = redis.call('ZSCORE', H, id)
+  if expiry and tonumber(expiry) > clock() then
+    redis.call('ZADD', H, 'XX', now + lease, id)
+    wroteH = true
+    out[1] = 1
+    out[2] = id
+    out[3] = redis.call('INCR', F)
+  else out[1] = 0 end
 elseif op == 'tick' then
   purge()
   local last = arg + tonumber(ARGV[arg])
