@@ -21,6 +21,11 @@ export interface Spec {
   readonly leaseMs: number;
   /** `leaseMs / 3`: how often the loop ticks, and how long a one-off attempt waits for Redis. */
   readonly period: number;
+  /**
+   * How long after the command that granted or refreshed a lease was sent this instance trusts it:
+   * `leaseMs` less 1 % + 2 ms for clock drift and Redis's whole-ms clock. Past it, the permit is lost.
+   */
+  readonly trustMs: number;
   readonly onError: ((error: unknown) => void) | undefined;
 }
 
@@ -37,7 +42,7 @@ export class Link {
   readonly seen = { used: 0, queued: 0 };
   readonly #client: Redis;
   readonly #spec: Spec;
-  readonly #keys: [string, string, string];
+  readonly #keys: [string, string, string, string];
   readonly #wakePrefix: string;
   readonly #instance = randomBytes(8).toString('hex');
   readonly #channel: string;
@@ -94,12 +99,22 @@ export class Link {
     const drops = this.#drops;
     if (drops.length > 0) this.#drops = [];
     const { permits, leaseMs } = this.#spec;
-    const argv = [keys[0], keys[1], keys[2], args[0]!, permits, leaseMs, this.#wakePrefix, drops.length];
+    const argv = [
+      keys[0],
+      keys[1],
+      keys[2],
+      keys[3],
+      args[0]!,
+      permits,
+      leaseMs,
+      this.#wakePrefix,
+      drops.length,
+    ];
     for (const id of drops) argv.push(id);
     for (let i = 1; i < args.length; i++) argv.push(args[i]!);
-    const reply = client.evalsha(SHA, 3, ...argv).catch((error: unknown) => {
+    const reply = client.evalsha(SHA, 4, ...argv).catch((error: unknown) => {
       if (isReplyError(error) && String((error as Error).message).startsWith('NOSCRIPT')) {
-        return client.eval(LUA, 3, ...argv);
+        return client.eval(LUA, 4, ...argv);
       }
       throw error;
     }) as Promise<Reply>;

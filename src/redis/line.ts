@@ -3,7 +3,7 @@
 // class, as queue.ts keeps its Line, so that its hooks are not reachable on a RedisSemaphore.
 import { count } from '../core/count.js';
 import { type Sample, sinceOf } from '../core/sample.js';
-import type { WaitLabel } from '../core/track.js';
+import { now as clock, type WaitLabel } from '../core/track.js';
 import { fail, settle, Waiter, type WaitHost } from '../core/wait.js';
 import { WaiterList } from '../core/waiters.js';
 import { TimeoutError } from '../errors.js';
@@ -77,18 +77,29 @@ export class Line implements WaitHost<RedisWaiter> {
     this.#byId.set(waiter.id, waiter);
   }
 
+  /** Whether waiter `id` of this instance is still in line (a wake-up for one that left is ignored). */
+  has(id: string): boolean {
+    return this.#byId.has(id);
+  }
+
   /**
-   * Hands the permit Redis granted as `id` (by a command sent at `confirmedAt`) to its waiter;
-   * nothing if the waiter was already served, or left (its drop is on its way). An abort or timeout
-   * takes a waiter out of line and out of the index in the same synchronous step, so a waiter found
-   * here has not gone.
+   * Hands the permit Redis granted as `id` with `fence`, by a command sent at `confirmedAt`, to its
+   * waiter; nothing if the waiter was already served, or left (its drop is on its way). An abort
+   * or timeout takes a waiter out of line and out of the index in the same synchronous step, so a
+   * waiter found here has not gone. Returns `false`, and leaves the waiter in line, when that
+   * command was sent too long ago for the lease to be trusted (the process was stopped between
+   * the send and the reply): handed over, the permit could already be someone else's. The next
+   * tick names the waiter again: Redis refreshes the grant if it still stands, or puts the waiter
+   * back at the end of the line.
    */
-  grant(id: string, confirmedAt: number): void {
+  grant(id: string, confirmedAt: number, fence: number): boolean {
     const waiter = this.#byId.get(id);
-    if (waiter === undefined) return;
+    if (waiter === undefined) return true;
+    if (!this.#leases.live(confirmedAt, clock())) return false;
     this.#byId.delete(id);
     this.waiters.remove(waiter);
-    settle(waiter, this.#leases.take(id, waiter.weight, confirmedAt));
+    settle(waiter, this.#leases.take(id, waiter.weight, confirmedAt, fence));
+    return true;
   }
 
   /** Takes `waiter` out of line if it is still there, and says whether it was. */

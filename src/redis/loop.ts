@@ -1,13 +1,15 @@
 // The life of one RedisSemaphore instance and its refresh-and-poll loop. One timer and at most one
 // command in flight per instance, however many permits it holds and callers it has waiting: each
 // tick refreshes every held lease, heartbeats every waiter (and re-queues one Redis no longer
-// knows, e.g. after a restart) and collects grants whose pub/sub message was missed.
+// knows, e.g. after a restart) and collects grants whose pub/sub message was missed. Every callback
+// here starts with leases.expire(): after a pause of the process, the first of them to run tells
+// the holders whose leases have lapsed, before it hands anything out.
 
-import { unreachable } from '../core/never.js';
+import { ignore, unreachable } from '../core/never.js';
 import { now as clock } from '../core/track.js';
-import { ClosedError, LeaseLostError } from '../errors.js';
+import { ClosedError } from '../errors.js';
 import type { Link, Reply, Spec } from './client.js';
-import type { Leases } from './leases.js';
+import { type Leases, leaseLost } from './leases.js';
 import type { Line } from './line.js';
 
 /**
@@ -156,16 +158,33 @@ export class Loop {
 
   /** Hears grants by pub/sub from now on, unless closed: the poll is then only the fallback. */
   listen(): void {
-    if (this.#life.tag !== 'closed') this.#link.listen(this.#onMessage, this.#tickSoon);
+    if (this.#life.tag !== 'closed') this.#link.listen(this.#onMessage, this.recheck);
   }
 
-  readonly #onMessage = (_channel: string, id: string): void => this.#line.grant(id, clock());
+  /**
+   * A wake-up: Redis granted waiter `id`, but when? This process may have been stopped since, and
+   * the lease runs from the grant. Claim it: Redis refreshes the grant if it still stands, and the
+   * claim's send time bounds the lease; if it lapsed, a tick at once puts the waiter back in line.
+   * One more round trip per woken waiter, so that no permit is handed over dead.
+   */
+  readonly #onMessage = (_channel: string, id: string): void => {
+    this.#leases.expire();
+    if (!this.#line.has(id)) return;
+    const sentAt = clock();
+    this.#link.call(['claim', id]).then((reply) => {
+      this.#leases.expire();
+      this.#link.observe(reply);
+      if (reply[3] === 0 || !this.#grant(reply, sentAt)) this.recheck();
+    }, ignore); // the next tick names the waiter again
+  };
 
   /**
    * Runs a tick as soon as the one in flight (if any) has answered: once subscribed, and after the
-   * subscriber reconnects (maybe to a restarted Redis that forgot the line), to re-queue at once.
+   * subscriber reconnects (maybe to a restarted Redis that forgot the line), to re-queue at once;
+   * and when a grant came too late to be trusted, to ask Redis again.
    */
-  readonly #tickSoon = (): void => {
+  readonly recheck = (): void => {
+    this.#leases.expire();
     const life = this.#life;
     if (life.tag !== 'active') return;
     if (life.inFlight === undefined) this.#schedule(life, 0);
@@ -192,11 +211,12 @@ export class Loop {
   }
 
   readonly #tick = (): void => {
+    const now = clock();
+    this.#leases.expire(now);
     this.#settleDown();
     const life = this.#life;
     if (life.tag !== 'active') return;
     this.#schedule(life, this.#spec.period);
-    const now = clock();
     if (life.inFlight !== undefined) {
       // The last tick has had a whole period without an answer, so any lease may lapse before the
       // connection (where refreshes queue behind it) says more. Tell every holder now.
@@ -214,6 +234,7 @@ export class Loop {
     this.#link.call(args).then(
       (reply) => this.#onTick(reply, heldIds, now),
       (error: unknown) => {
+        this.#leases.expire();
         this.#answered();
         const reason = () => leaseLost(this.#spec.who, String(error), error);
         for (const id of heldIds) this.#leases.lose(id, reason);
@@ -229,18 +250,28 @@ export class Loop {
   }
 
   #onTick(reply: Reply, heldIds: string[], sentAt: number): void {
+    this.#leases.expire();
     this.#answered();
     this.#link.observe(reply);
-    const granted = reply[3] as number;
-    const lost = new Set(reply.slice(4 + granted) as string[]);
+    const lost = new Set(reply.slice(4 + 2 * (reply[3] as number)) as string[]);
     const { who, leaseMs } = this.#spec;
     const expired = () => leaseLost(who, `the lease was found expired (leaseMs ${leaseMs})`);
     for (const id of heldIds) {
       if (lost.has(id)) this.#leases.lose(id, expired);
       else this.#leases.confirm(id, sentAt);
     }
-    for (const id of reply.slice(4, 4 + granted) as string[]) this.#line.grant(id, sentAt);
+    if (!this.#grant(reply, sentAt) && this.#life.tag !== 'closed') this.#life.again = true;
     this.#afterTick(reply[2]);
+  }
+
+  /** Hands out the grants of a tick's or a claim's reply; `false` if one came too late to be trusted. */
+  #grant(reply: Reply, sentAt: number): boolean {
+    const end = 4 + 2 * (reply[3] as number);
+    let trusted = true;
+    for (let i = 4; i < end; i += 2) {
+      if (!this.#line.grant(reply[i] as string, sentAt, reply[i + 1] as number)) trusted = false;
+    }
+    return trusted;
   }
 
   #afterTick(hint: number): void {
@@ -261,9 +292,4 @@ function arm(tick: () => void, ms: number): ReturnType<typeof setTimeout> {
   const timer = setTimeout(tick, ms);
   timer.unref();
   return timer;
-}
-
-function leaseLost(who: string, why: string, cause?: unknown): LeaseLostError {
-  const message = `${who} lost a permit: its lease could not be kept (${why})`;
-  return new LeaseLostError(message, cause === undefined ? undefined : { cause });
 }

@@ -9,22 +9,29 @@ import { createHash } from 'node:crypto';
  *              minus the permits held (in one key, so that the count and the leases expire together)
  *   2 queue:   sorted set, waiter id → position (one FIFO across every instance)
  *   3 alive:   sorted set, waiter id → expiry of the waiter's heartbeat (ms)
+ *   4 fence:   a counter, INCR'd for every grant handed to an instance: the permit's fence. It never
+ *              expires (a fence must keep increasing), and it survives a restart only with persistence.
  * An id is `<instance>:<sequence>:<weight>`; a waiter is told of its grant on `<prefix><instance>`.
  *
  * ARGV: op, permits, leaseMs, wake-channel prefix, nDrops, dropId… (released permits and
  * departed waiters, taken out first), then per op:
- *   acquire id mode('wait'|'try')   → 1 if granted, else 0 (queued unless 'try')
+ *   acquire id mode('wait'|'try')   → 1 fence if granted, else 0 (queued unless 'try')
  *   drop                            → 0 (only the drops)
- *   tick    nHeld heldId… waiterId… → nGranted grantedId… lostId…  (refresh, heartbeat, re-queue)
+ *   tick    nHeld heldId… waiterId… → nGranted (grantedId fence)… lostId…  (refresh, heartbeat,
+ *                                     re-queue; a granted waiter's lease is refreshed: it is claimed)
+ *   claim   waiterId                → 1 waiterId fence if its grant stands (refreshed), else 0
  *   peek                            → number of holders
  * Every reply starts with: used, queued, hint (for a tick while someone waits: ms until the
  * earliest holder lease or waiter heartbeat lapses; otherwise -1).
  *
- * The uncontended path stays short (acquire: 5 commands, drop: 3): lapsed leases are purged only
+ * A grant serve() makes to a queued waiter is only announced (PUBLISH): its fence is drawn when the
+ * waiter's instance claims it (claim, or a tick), whose send time then bounds the lease it trusts.
+ *
+ * The uncontended path stays short (acquire: 6 commands, drop: 3): lapsed leases are purged only
  * when a grant needs the room, and the queue is looked at only when someone is in it.
  */
 export const LUA = `
-local H, Q, A = KEYS[1], KEYS[2], KEYS[3]
+local H, Q, A, F = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local op, permits, lease, wake = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local queued = redis.call('ZCARD', Q)
 local used, now
@@ -113,11 +120,14 @@ if op == 'acquire' then
   local id = ARGV[arg]
   local scores = redis.call('ZMSCORE', H, id, '#used')
   used = -tonumber(scores[2] or 0)
-  if scores[1] then out[1] = 1 -- a resent acquire that was granted
+  if scores[1] then out[1] = 1; out[2] = redis.call('INCR', F) -- a resent acquire that was granted
   elseif queued > 0 and redis.call('ZSCORE', Q, id) then out[1] = 0
   else
     serve()
-    if queued == 0 and fits(weight(id)) then hold(id); out[1] = 1
+    if queued == 0 and fits(weight(id)) then
+      hold(id)
+      out[1] = 1
+      out[2] = redis.call('INCR', F)
     elseif ARGV[arg + 1] == 'try' then out[1] = 0
     else enqueue(id); out[1] = 0 end
   end
@@ -125,6 +135,18 @@ elseif op == 'drop' then
   if dropped then serve() end
   readUsed()
   out[1] = 0
+elseif op == 'claim' then
+  if dropped then serve() end
+  readUsed()
+  local id = ARGV[arg]
+  local expiry = redis.call('ZSCORE', H, id)
+  if expiry and tonumber(expiry) > clock() then
+    redis.call('ZADD', H, 'XX', now + lease, id)
+    wroteH = true
+    out[1] = 1
+    out[2] = id
+    out[3] = redis.call('INCR', F)
+  else out[1] = 0 end
 elseif op == 'tick' then
   purge()
   local last = arg + tonumber(ARGV[arg])
@@ -150,9 +172,10 @@ elseif op == 'tick' then
     if redis.call('ZSCORE', H, ARGV[i]) then
       redis.call('ZADD', H, 'XX', now + lease, ARGV[i])
       granted[#granted + 1] = ARGV[i]
+      granted[#granted + 1] = redis.call('INCR', F)
     end
   end
-  out[1] = #granted
+  out[1] = #granted / 2
   for _, id in ipairs(granted) do out[#out + 1] = id end
   for _, id in ipairs(lost) do out[#out + 1] = id end
 else
@@ -161,7 +184,7 @@ else
   out[1] = redis.call('ZCOUNT', H, '(0', '+inf')
 end
 
--- Keys outlive every entry in them by a lease, then go: an abandoned semaphore leaves nothing.
+-- Keys outlive every entry in them by a lease, then go: an abandoned semaphore leaves only its fence.
 if wroteH then redis.call('PEXPIRE', H, lease * 2) end
 if wroteQ then
   redis.call('PEXPIRE', Q, lease * 2)
@@ -181,7 +204,10 @@ return { used, queued, hint, unpack(out) }
 export const SHA = createHash('sha1').update(LUA).digest('hex');
 
 /** The keys of the semaphore named `key`, in the script's order, and the prefix of its wake channels. */
-export function keysOf(key: string): { keys: [string, string, string]; wake: string } {
+export function keysOf(key: string): { keys: [string, string, string, string]; wake: string } {
   const base = `unwedge:sem:{${key}}`;
-  return { keys: [`${base}:holders`, `${base}:queue`, `${base}:alive`], wake: `${base}:wake:` };
+  return {
+    keys: [`${base}:holders`, `${base}:queue`, `${base}:alive`, `${base}:fence`],
+    wake: `${base}:wake:`,
+  };
 }

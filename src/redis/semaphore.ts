@@ -14,7 +14,7 @@ import { bound, fail, park } from '../core/wait.js';
 import { TimeoutError } from '../errors.js';
 import type { AcquireOptions, Permit, SemaphoreLike } from '../semaphore/semaphore.js';
 import { isReplyError, Link, redisError, type Spec } from './client.js';
-import { Leases } from './leases.js';
+import { Leases, leaseLost } from './leases.js';
 import { Line, RedisWaiter } from './line.js';
 import { Loop } from './loop.js';
 
@@ -78,10 +78,47 @@ const REDIS_SEMAPHORE_KEYS = ['key', 'permits', 'leaseMs', 'name', 'onError'] as
  */
 export interface RedisPermit extends Permit {
   /**
-   * Aborted with a `LeaseLostError` when the lease could not be refreshed or was found expired,
-   * or with a `ClosedError` when the semaphore is closed: the permits may be someone else's now.
+   * Aborted with a `LeaseLostError` when the lease could not be refreshed, was found expired, or
+   * lapsed by this process's own clock (`leaseMs` after the last command Redis confirmed it with
+   * was sent, less 1 % + 2 ms), or with a `ClosedError` when the semaphore is closed: the permits
+   * may be someone else's now. After a pause of the process longer than the lease, the first
+   * callback of this semaphore that runs aborts it; a callback of yours that was already due may
+   * run before it, which is what {@link fence} is for.
    */
   readonly signal: AbortSignal;
+  /**
+   * The fencing token of this grant: a number that strictly increases with every grant of this
+   * `key`, across every instance and every restart of the clients (an `INCR` in Redis, in the
+   * script that hands the grant over). Send it with every write the permit guards, and have the
+   * store refuse a write whose fence is lower than the highest it has accepted: a holder paused
+   * past its lease (a GC pause, a stopped container) can then no longer overwrite the work of the
+   * holder that came after it. It survives a restart of Redis only with persistence (AOF or RDB
+   * snapshots); without it the count starts again at 1 and such a store refuses every write.
+   *
+   * @example
+   * ```ts
+   * import { Redis } from 'ioredis';
+   * import { RedisSemaphore } from 'unwedge/redis';
+   * const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+   * const ledger = new RedisSemaphore(redis, { key: 'example:ledger', permits: 1 });
+   * let highest = 0; // what the store keeps: the highest fence it has accepted
+   * const write = (fence: number) => {
+   *   if (fence < highest) return 'refused: a later holder has written';
+   *   highest = fence;
+   *   return 'written';
+   * };
+   * const first = await ledger.acquire();
+   * first.release();
+   * const second = await ledger.acquire();
+   * console.log(second.fence > first.fence); // → true
+   * console.log(write(second.fence)); // → written
+   * console.log(write(first.fence)); // → refused: a later holder has written
+   * second.release();
+   * await ledger.close();
+   * await redis.quit();
+   * ```
+   */
+  readonly fence: number;
 }
 
 /**
@@ -117,6 +154,10 @@ export interface RedisSemaphoreState {
  * with a poll every `leaseMs / 3` as the fallback. Held permits are leases, refreshed every
  * `leaseMs / 3`: a process that dies loses its permits `leaseMs` after its last refresh, and a
  * holder that cannot refresh is told through its permit's `signal` — never re-acquired silently.
+ * Each instance also times its leases on its own monotonic clock: a permit is handed over only
+ * while its lease is known live, and its signal aborts as soon as it may have lapsed, even when
+ * Redis cannot be asked. Every grant carries a fencing token, {@link RedisPermit.fence}.
+ * docs/redis.md states exactly what a permit guarantees, and what it cannot.
  *
  * Every instance of one key must use the same `permits` and `leaseMs`. Call {@link close} when done.
  *
@@ -177,10 +218,11 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
       permits,
       leaseMs: this.leaseMs,
       period: Math.floor(this.leaseMs / 3),
+      trustMs: this.leaseMs - Math.floor(this.leaseMs / 100) - 2,
       onError,
     };
     this.#link = new Link(client, this.#spec);
-    this.#leases = new Leases(this.#link, this.name ?? key);
+    this.#leases = new Leases(this.#link, this.#spec);
     this.#line = new Line(this.#link, this.#leases, this.#spec);
     this.#loop = new Loop(this.#link, this.#line, this.#leases, this.#spec);
     register(this, RedisSemaphore.snapshot);
@@ -225,7 +267,9 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
    * `TimeoutError` after `timeout` ms (round trips to Redis included), with exactly
    * `signal.reason` when `signal` aborts, or with a `ClosedError` when the semaphore is closed or
    * its client has ended; in every such case no permit is kept. While Redis is unreachable the wait
-   * goes on until one of those. `timeout: 0` makes one attempt and never queues.
+   * goes on until one of those. A grant whose lease may have lapsed before it reached this process
+   * (stopped meanwhile) is not handed over: the caller stays in line, or goes back to its end if
+   * Redis has given the permit to someone else. `timeout: 0` makes one attempt and never queues.
    */
   acquire(options?: AcquireOptions): Promise<RedisPermit> {
     let weight: number;
@@ -250,11 +294,17 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     line.index(waiter);
     this.#link.call(['acquire', waiter.id, 'wait']).then(
       (reply) => {
+        this.#leases.expire();
         this.#link.observe(reply);
-        if (reply[3] === 1) line.grant(waiter.id, waiter.sentAt);
-        else if (waiter.linked) this.#loop.listen();
+        if (reply[3] !== 1) {
+          if (waiter.linked) this.#loop.listen();
+        } else if (!line.grant(waiter.id, waiter.sentAt, reply[4] as number)) {
+          this.#loop.listen();
+          this.#loop.recheck();
+        }
       },
       (error: unknown) => {
+        this.#leases.expire();
         // A reply error will not go away by asking again; a lost connection may: the poll
         // re-queues the waiter, and its timeout bounds the wait.
         if (!isReplyError(error) || !line.remove(waiter)) return;
@@ -269,8 +319,10 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
    * Takes `weight` permits if they are free in Redis now and nobody waits (so it never jumps the
    * line); resolves `undefined` otherwise. Never queues, but waits for Redis to answer: it rejects
    * with a `TimeoutError` when Redis does not answer within `leaseMs / 3`, and with a `ClosedError`
-   * when closed. A bad `weight` rejects at once. Not named `tryAcquire`: a `tryX` answers at once,
-   * as `Semaphore.tryAcquire` does, and this one cannot without asking Redis.
+   * when closed, and with a `LeaseLostError` when Redis granted the permits but its answer came
+   * too late for the lease to be trusted (nothing is then held). A bad `weight` rejects at once.
+   * Not named `tryAcquire`: a `tryX` answers at once, as `Semaphore.tryAcquire` does, and this one
+   * cannot without asking Redis.
    */
   acquireIfFree(weight = 1): Promise<RedisPermit | undefined> {
     let w: number;
@@ -354,6 +406,8 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
     // On no answer the attempt may still be granted later: drop it, behind it on the same connection.
     return bound(link.call(['acquire', id, 'try']), undefined, period, noAnswer, () => link.drop(id)).then(
       (reply) => {
+        const now = clock();
+        this.#leases.expire(now);
         link.observe(reply);
         if (reply[3] !== 1) return undefined;
         const closed = this.#loop.refusal();
@@ -361,11 +415,22 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
           link.drop(id);
           throw closed;
         }
-        const permit = this.#leases.take(id, weight, sentAt);
+        if (!this.#leases.live(sentAt, now)) {
+          // Stopped between the send and the reply: the grant may have lapsed, and this attempt
+          // has no place in line to go back to.
+          link.drop(id);
+          const ms = Math.round(now - sentAt);
+          throw leaseLost(
+            who,
+            `granted, but its answer came ${ms} ms after the request, leaseMs is ${this.leaseMs}`,
+          );
+        }
+        const permit = this.#leases.take(id, weight, sentAt, reply[4] as number);
         this.#loop.start();
         return permit;
       },
       (error: unknown) => {
+        this.#leases.expire();
         throw error instanceof TimeoutError ? error : redisError(who, 'acquireIfFree', error);
       },
     );

@@ -3,12 +3,17 @@
 //           each call counts itself in flight in Redis (and the peak), then prints a JSON summary.
 //   local:  the same through a module-level in-process Semaphore: the per-process-limit hazard.
 //   hold:   acquires `weight` permits, prints "held", and holds them until killed.
+//   wait:   asks for a permit, prints "waiting" once Redis has it in line; when served prints
+//           "enter <Date.now()> <fence> <signal.aborted>", holds it 50 ms, prints "exit <Date.now()>
+//           <signal.aborted>", releases and exits.
+//   watch:  acquires a permit, prints "held <fence>"; when its signal aborts prints
+//           "lost <Date.now()> <reason's code> <reason's message>", releases and exits.
 import { Redis } from 'ioredis';
 import { RedisSemaphore } from '../../src/redis/index.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
 
 export interface ChildConfig {
-  mode: 'fanout' | 'local' | 'hold';
+  mode: 'fanout' | 'local' | 'hold' | 'wait' | 'watch';
   port: number;
   key: string;
   permits: number;
@@ -47,6 +52,27 @@ async function call(signal?: AbortSignal): Promise<void> {
 if (config.mode === 'hold') {
   await sem.acquire({ weight: config.weight ?? config.permits });
   process.stdout.write('held\n');
+} else if (config.mode === 'wait') {
+  const waiting = sem.acquire();
+  await sem.inspect(); // sent behind the acquire on the same connection: Redis has it in line
+  process.stdout.write('waiting\n');
+  const permit = await waiting;
+  process.stdout.write(`enter ${Date.now()} ${permit.fence} ${permit.signal.aborted}\n`);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  process.stdout.write(`exit ${Date.now()} ${permit.signal.aborted}\n`);
+  permit.release();
+  await sem.close();
+  await client.quit();
+} else if (config.mode === 'watch') {
+  const permit = await sem.acquire();
+  process.stdout.write(`held ${permit.fence}\n`);
+  const reason = await new Promise<{ code?: string; message?: string }>((resolve) =>
+    permit.signal.addEventListener('abort', () => resolve(permit.signal.reason), { once: true }),
+  );
+  process.stdout.write(`lost ${Date.now()} ${reason.code} ${reason.message}\n`);
+  permit.release();
+  await sem.close();
+  await client.quit();
 } else {
   await client.ping();
   process.stdout.write('ready\n');

@@ -1,6 +1,7 @@
-// A real redis-server per test file: a free loopback port, a temporary directory, no persistence.
-// `stop()` kills it and waits for its exit; `start()` brings it back on the same port (empty, as
-// after a crash of an instance without persistence). Missing redis-server fails with one line.
+// A real redis-server per test file: a free loopback port, a temporary directory, no persistence
+// unless asked for. `stop()` kills it and waits for its exit; `start()` brings it back on the same
+// port (empty, as after a crash of an instance without persistence; with `persistence`, with every
+// write it had acknowledged, from its append-only file). Missing redis-server fails with one line.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
@@ -20,8 +21,16 @@ export interface RedisServer {
   destroy(): Promise<void>;
 }
 
+export interface RedisServerOptions {
+  /** `appendonly yes` with `appendfsync always`: a SIGKILL loses no acknowledged write. */
+  persistence?: boolean;
+}
+
 /** Starts a redis-server on a free 127.0.0.1 port and resolves once it answers PING (≤ 10 s). */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const persistence = options.persistence
+    ? ['--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--appendonly', 'no'];
   const dir = mkdtempSync(join(tmpdir(), 'unwedge-redis-'));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -30,7 +39,7 @@ export async function startRedis(): Promise<RedisServer> {
   const launch = async (): Promise<void> => {
     const proc = spawn(
       'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;
