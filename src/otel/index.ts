@@ -35,9 +35,9 @@ const VERSION = '0.1.0';
  */
 export interface InstrumentOptions {
   /** Where the metrics go; default the global one (`metrics.getMeterProvider()`); `false`: no metrics. */
-  meterProvider?: MeterProvider | false;
+  meterProvider?: MeterProvider | false | undefined;
   /** Where the spans go; default the global one (`trace.getTracerProvider()`); `false`: no spans. */
-  tracerProvider?: TracerProvider | false;
+  tracerProvider?: TracerProvider | false | undefined;
 }
 
 const KEYS = ['meterProvider', 'tracerProvider'] as const;

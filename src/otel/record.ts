@@ -110,7 +110,9 @@ export function recordMetrics(meter: Meter): () => void {
   };
   const onTaskError = (message: unknown) => {
     const m = message as TaskErrorMessage;
-    failures.add(1, plainAttrs.get(m.kind, m.name));
+    // A queue's reported failures are its consumer's handlers': counted under the kind their runs
+    // have (`consumer`), so that the failures and unwedge.consumer.handler.duration share labels.
+    failures.add(1, plainAttrs.get(m.kind === 'queue' ? 'consumer' : m.kind, m.name));
   };
   const onLeaseLost = (message: unknown) => {
     const m = message as LeaseLostMessage;
