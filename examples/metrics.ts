@@ -10,13 +10,13 @@
 // every request is done (the histograms and the rejection counter).
 //
 //   npx tsx examples/metrics.ts
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { fanOut, QueueFullError, Semaphore, WorkerPool } from '../src/index.js';
 import { instrument } from '../src/otel/index.js';
-import { get, listen, type Running } from './lib/http.js';
+import { fetchChunk, get, listen, type Running } from './lib/http.js';
 
 /** Requests in the burst. */
 export const BURST = 10;
@@ -49,25 +49,6 @@ async function storageServer(gated: boolean) {
       for (const answer of held.splice(0)) answer();
     },
   };
-}
-
-/** GETs one chunk over `agent`; stops (destroying the socket) when `signal` aborts. */
-function fetchChunk(port: number, chunk: number, agent: Agent, signal: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: `/chunk/${chunk}`, agent, signal }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (part: string) => {
-        body += part;
-      });
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`chunk ${chunk}: ${res.statusCode}`)),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 export interface MetricsService {

@@ -6,10 +6,10 @@
 // storage shard turns slow or hangs and clients hang up).
 //
 //   npx tsx examples/storage-fan-out.ts
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { fanOut, Semaphore, TimeoutError, withTimeout } from '../src/index.js';
-import { get, listen } from './lib/http.js';
+import { fetchChunk, get, listen } from './lib/http.js';
 
 const REQUESTS = 10;
 const CHUNKS = 50;
@@ -113,25 +113,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(`naive Promise.all: peak ${r.naive.peak} downloads in flight at storage, ${r.naive.ms} ms`);
   console.log(`fanOut window 8 + Semaphore(32): peak ${r.unwedge.peak}, ${r.unwedge.ms} ms`);
   process.exitCode = r.cured ? 0 : 1;
-}
-
-/** GETs one chunk over `agent`; stops (destroying the socket) when `signal` aborts. */
-function fetchChunk(port: number, chunk: number, agent: Agent, signal: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: `/chunk/${chunk}`, agent, signal }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (part: string) => {
-        body += part;
-      });
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`chunk ${chunk}: ${res.statusCode}`)),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 export interface StorageFanOutServerOptions {

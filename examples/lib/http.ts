@@ -2,6 +2,7 @@
 // health route. Everything binds 127.0.0.1 on a free port and is closed by the caller.
 import { once } from 'node:events';
 import {
+  type Agent,
   createServer,
   request as httpRequest,
   type IncomingMessage,
@@ -136,4 +137,23 @@ export function summarize(values: number[]): Latency {
 
 export function round(ms: number): number {
   return Math.round(ms * 10) / 10;
+}
+
+/** GETs one chunk over `agent`; stops (destroying the socket) when `signal` aborts. */
+export function fetchChunk(port: number, chunk: number, agent: Agent, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: `/chunk/${chunk}`, agent, signal }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (part: string) => {
+        body += part;
+      });
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`chunk ${chunk}: ${res.statusCode}`)),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
