@@ -6,9 +6,5 @@
  * @module unwedge/redis
  */
 
-export {
-  type RedisPermit,
-  RedisSemaphore,
-  type RedisSemaphoreOptions,
-  type RedisSemaphoreState,
-} from './semaphore.js';
+export { RedisSemaphore } from './semaphore.js';
+export type { RedisPermit, RedisSemaphoreOptions, RedisSemaphoreState } from './types.js';
