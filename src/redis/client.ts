@@ -22,6 +22,15 @@ export interface Spec {
   /** `leaseMs / 3`: how often the loop ticks, and how long a one-off attempt waits for Redis. */
   readonly period: number;
   /**
+   * How long Redis holds a queued waiter's grant for its instance to claim it, `min(period, 1000)`
+   * ms; the loop ticks this often while callers wait, so that a grant whose wake-up message is
+   * lost is still claimed in time. It bounds what a dead or stopped instance's waiters take from
+   * the others (scripts.ts). A claim is one round trip after the wake-up message; a second covers
+   * an event loop lagging by hundreds of ms, and a claim that misses it costs only the waiter's
+   * place in line.
+   */
+  readonly claimMs: number;
+  /**
    * How long after the command that granted or refreshed a lease was sent this instance trusts it:
    * `leaseMs` less 1 % + 2 ms for clock drift and Redis's whole-ms clock. Past it, the permit is lost.
    */
@@ -98,7 +107,7 @@ export class Link {
     const keys = this.#keys;
     const drops = this.#drops;
     if (drops.length > 0) this.#drops = [];
-    const { permits, leaseMs } = this.#spec;
+    const { permits, leaseMs, claimMs } = this.#spec;
     const argv = [
       keys[0],
       keys[1],
@@ -107,6 +116,7 @@ export class Link {
       args[0]!,
       permits,
       leaseMs,
+      claimMs,
       this.#wakePrefix,
       drops.length,
     ];

@@ -65,24 +65,31 @@ export class Loop {
 
   // --- the life: every transition ----------------------------------------------------------------
 
-  /** Starts the loop, if it is idle: something is held or waited for now. */
+  /**
+   * Starts the loop, if it is idle: something is held or waited for now. If callers wait, the
+   * next tick is at most a claim window away.
+   */
   start(): void {
     const life = this.#life;
     switch (life.tag) {
       case 'idle': {
         this.#link.onEnd(this.#onClientEnd);
-        const { period } = this.#spec;
+        const interval = this.#interval();
         const { inFlight, again } = life;
         this.#life = {
           tag: 'active',
-          timer: arm(this.#tick, period),
-          due: clock() + period,
+          timer: arm(this.#tick, interval),
+          due: clock() + interval,
           inFlight,
           again,
         };
         return;
       }
-      case 'active':
+      case 'active': {
+        const { claimMs } = this.#spec;
+        if (this.#line.length > 0 && life.due > clock() + claimMs) this.#schedule(life, claimMs);
+        return;
+      }
       case 'closed':
         return;
       default:
@@ -193,6 +200,15 @@ export class Loop {
 
   // --- the loop ----------------------------------------------------------------------------------
 
+  /**
+   * How long until the next tick: `period` for leases, but `claimMs` while callers wait, so that
+   * a grant is claimed within its claim window even when its wake-up message is lost, and a
+   * grant left unclaimed by a stopped instance is seen to lapse within about one window.
+   */
+  #interval(): number {
+    return this.#line.length > 0 ? this.#spec.claimMs : this.#spec.period;
+  }
+
   #schedule(life: Active, ms: number): void {
     clearTimeout(life.timer);
     life.timer = arm(this.#tick, ms);
@@ -200,12 +216,12 @@ export class Loop {
   }
 
   /**
-   * Someone's lease or heartbeat lapses `hint` ms from now, before the next regular tick: look
-   * again just after it, so that permits of a dead instance reach the line within leaseMs rather
-   * than leaseMs * 4/3. Only for waiters; never sooner than 10 ms apart.
+   * Someone's lease, grant or heartbeat lapses `hint` ms from now, before the next regular tick:
+   * look again just after it, so that permits of a dead instance reach the line as soon as they
+   * lapse, not up to a tick later. Only for waiters; never sooner than 10 ms apart.
    */
   #lookAfter(life: Active, hint: number): void {
-    if (hint < 0 || hint >= this.#spec.period || this.#line.length === 0) return;
+    if (hint < 0 || this.#line.length === 0 || hint >= this.#interval()) return;
     const ms = Math.max(hint + 2, 10);
     if (life.due > clock() + ms) this.#schedule(life, ms);
   }
@@ -216,11 +232,13 @@ export class Loop {
     this.#settleDown();
     const life = this.#life;
     if (life.tag !== 'active') return;
-    this.#schedule(life, this.#spec.period);
+    this.#schedule(life, this.#interval());
     if (life.inFlight !== undefined) {
-      // The last tick has had a whole period without an answer, so any lease may lapse before the
-      // connection (where refreshes queue behind it) says more. Tell every holder now.
+      // A tick is sent only once the last has answered. If that has taken a whole period, any
+      // lease may lapse before the connection (where refreshes queue behind it) says more: tell
+      // every holder now. (2 ms: a timer can fire a ms early by this clock.)
       const waited = Math.round(now - life.inFlight);
+      if (waited < this.#spec.period - 2) return;
       this.#leases.loseAll(() =>
         leaseLost(this.#spec.who, `Redis did not answer a refresh within ${waited} ms`),
       );

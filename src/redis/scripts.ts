@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
  *              expires (a fence must keep increasing), and it survives a restart only with persistence.
  * An id is `<instance>:<sequence>:<weight>`; a waiter is told of its grant on `<prefix><instance>`.
  *
- * ARGV: op, permits, leaseMs, wake-channel prefix, nDrops, dropId… (released permits and
+ * ARGV: op, permits, leaseMs, claimMs, wake-channel prefix, nDrops, dropId… (released permits and
  * departed waiters, taken out first), then per op:
  *   acquire id mode('wait'|'try')   → 1 fence if granted, else 0 (queued unless 'try')
  *   drop                            → 0 (only the drops)
@@ -26,13 +26,19 @@ import { createHash } from 'node:crypto';
  *
  * A grant serve() makes to a queued waiter is only announced (PUBLISH): its fence is drawn when the
  * waiter's instance claims it (claim, or a tick), whose send time then bounds the lease it trusts.
+ * Until then it is held for claimMs only, not a lease: a waiter whose instance is dead or stopped
+ * cannot sit on freed permits for a whole lease. A lease that lapses (an unclaimed grant, or a
+ * holder no longer refreshed) says its instance has stopped running: its waiters leave the line
+ * with it, so that a dead instance's whole crowd of waiters costs the others one claim window,
+ * not one per batch of permits. An instance that was only paused names them again at its next
+ * tick, and they go to the end of the line.
  *
  * The uncontended path stays short (acquire: 6 commands, drop: 3): lapsed leases are purged only
  * when a grant needs the room, and the queue is looked at only when someone is in it.
  */
 export const LUA = `
 local H, Q, A, F = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local op, permits, lease, wake = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local op, permits, lease, claim, wake = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local queued = redis.call('ZCARD', Q)
 local used, now
 local wroteH, wroteQ, purged = false, false, false
@@ -45,9 +51,10 @@ local function clock()
   return now
 end
 local function weight(id) return tonumber(string.match(id, '(%d+)$')) end
-local function hold(id)
+local function instance(id) return string.match(id, '^([^:]*)') end
+local function hold(id, ms)
   used = used + weight(id)
-  redis.call('ZADD', H, clock() + lease, id, -used, '#used')
+  redis.call('ZADD', H, clock() + ms, id, -used, '#used')
   wroteH = true
 end
 local function unhold(id)
@@ -76,20 +83,32 @@ end
 local function readUsed()
   if used == nil then used = -tonumber(redis.call('ZSCORE', H, '#used') or 0) end
 end
--- Lapsed leases and waiters whose instance stopped heartbeating leave, at most once per call.
+-- Lapsed leases and waiters whose instance stopped heartbeating leave, at most once per call;
+-- so do the waiters of an instance whose lease lapsed (see the header). The line is scanned only
+-- then: a lapse is rare, the uncontended path never pays for it.
 local function purge()
   if purged then return end
   purged = true
   readUsed()
   local expired = redis.call('ZRANGEBYSCORE', H, '(0', clock())
+  local stopped = nil
   if #expired > 0 then
-    for _, id in ipairs(expired) do used = used - weight(id) end
+    stopped = {}
+    for _, id in ipairs(expired) do
+      used = used - weight(id)
+      stopped[instance(id)] = true
+    end
     if used < 0 then used = 0 end
     redis.call('ZREMRANGEBYSCORE', H, '(0', now)
     redis.call('ZADD', H, -used, '#used')
   end
   if queued > 0 then
     for _, id in ipairs(redis.call('ZRANGEBYSCORE', A, '-inf', now)) do unqueue(id) end
+  end
+  if stopped and queued > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', Q, 0, -1)) do
+      if stopped[instance(id)] then unqueue(id) end
+    end
   end
 end
 local function fits(w)
@@ -104,14 +123,14 @@ local function serve()
     local head = redis.call('ZRANGE', Q, 0, 0)[1]
     if used + weight(head) > permits then return end
     unqueue(head)
-    hold(head)
-    redis.call('PUBLISH', wake .. string.match(head, '^([^:]*)'), head)
+    hold(head, claim)
+    redis.call('PUBLISH', wake .. instance(head), head)
   end
 end
 
-local arg = 6 + tonumber(ARGV[5]) -- the first argument of the op
+local arg = 7 + tonumber(ARGV[6]) -- the first argument of the op
 local dropped = false
-for i = 6, arg - 1 do
+for i = 7, arg - 1 do
   if unhold(ARGV[i]) or (queued > 0 and unqueue(ARGV[i])) then dropped = true end
 end
 
@@ -125,7 +144,7 @@ if op == 'acquire' then
   else
     serve()
     if queued == 0 and fits(weight(id)) then
-      hold(id)
+      hold(id, lease)
       out[1] = 1
       out[2] = redis.call('INCR', F)
     elseif ARGV[arg + 1] == 'try' then out[1] = 0

@@ -28,7 +28,9 @@ import {
  * A counting semaphore shared by every process that uses the same Redis `key`: at most `permits`
  * are held across all of them. Waiters queue in Redis in strict FIFO order across instances; a
  * release wakes the next waiter through pub/sub (a second connection, `client.duplicate()`),
- * with a poll every `leaseMs / 3` as the fallback. Held permits are leases, refreshed every
+ * with a poll every `min(leaseMs / 3, 1000)` ms as the fallback while callers wait. A grant is
+ * held for its waiter's instance that long to claim it: a dead instance's waiters at the head of
+ * the line cost the others that much, not a lease. Held permits are leases, refreshed every
  * `leaseMs / 3`: a process that dies loses its permits `leaseMs` after its last refresh, and a
  * holder that cannot refresh is told through its permit's `signal` — never re-acquired silently.
  * Each instance also times its leases on its own monotonic clock: a permit is handed over only
@@ -95,6 +97,7 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
       permits,
       leaseMs: this.leaseMs,
       period: Math.floor(this.leaseMs / 3),
+      claimMs: Math.min(Math.floor(this.leaseMs / 3), 1_000),
       trustMs: this.leaseMs - Math.floor(this.leaseMs / 100) - 2,
       onError,
     };

@@ -6,6 +6,8 @@
 //   wait:   asks for a permit, prints "waiting" once Redis has it in line; when served prints
 //           "enter <Date.now()> <fence> <signal.aborted>", holds it 50 ms, prints "exit <Date.now()>
 //           <signal.aborted>", releases and exits.
+//   crowd:  asks for `calls` permits at once, prints "waiting" once Redis has them all in line, and
+//           waits until killed.
 //   watch:  acquires a permit, prints "held <fence>"; when its signal aborts prints
 //           "lost <Date.now()> <reason's code> <reason's message>", releases and exits.
 import { Redis } from 'ioredis';
@@ -13,7 +15,7 @@ import { RedisSemaphore } from '../../src/redis/index.js';
 import { Semaphore } from '../../src/semaphore/semaphore.js';
 
 export interface ChildConfig {
-  mode: 'fanout' | 'local' | 'hold' | 'wait' | 'watch';
+  mode: 'fanout' | 'local' | 'hold' | 'wait' | 'crowd' | 'watch';
   port: number;
   key: string;
   permits: number;
@@ -63,6 +65,10 @@ if (config.mode === 'hold') {
   permit.release();
   await sem.close();
   await client.quit();
+} else if (config.mode === 'crowd') {
+  for (let i = 0; i < config.calls!; i++) sem.acquire().catch(() => {});
+  await sem.inspect(); // sent behind the acquires on the same connection: Redis has them in line
+  process.stdout.write('waiting\n');
 } else if (config.mode === 'watch') {
   const permit = await sem.acquire();
   process.stdout.write(`held ${permit.fence}\n`);

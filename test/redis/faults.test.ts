@@ -146,6 +146,35 @@ describe('a process stopped past its lease', () => {
   });
 });
 
+describe('a dead instance', () => {
+  test("its waiters at the head of the line hold the permits freed to them for one claim window, not a lease: then all of them leave and the next instance's waiter is served", async () => {
+    const key = 'dead-crowd';
+    // leaseMs 6000: ticks every 2000 ms for leases, claims within min(2000, 1000) = 1000 ms.
+    const leaseMs = 6_000;
+    const holder = semaphore(server.port, { key, permits: 2, leaseMs });
+    const held = [await holder.acquire(), await holder.acquire()];
+    // Four waiters of the instance about to die: two batches of the two permits.
+    const crowd = start({ mode: 'crowd', key, permits: 2, leaseMs, calls: 4 });
+    await crowd.line(/^waiting$/m);
+    const next = semaphore(server.port, { key, permits: 2, leaseMs });
+    const served = next.acquire({ timeout: 5_000 });
+    expect(await next.inspect()).toEqual({ used: 2, queued: 5, holders: 2 });
+    crowd.child.kill('SIGKILL');
+    expect(await crowd.exited).toBe('SIGKILL');
+    const released = performance.now();
+    for (const permit of held) permit.release();
+    // Granted a lease, the dead waiters would keep both permits until their heartbeat lapsed (6 s);
+    // granted one by one batch at a time, 2 claim windows. Nobody else calls Redis meanwhile, so
+    // `next` sees the lapse by its own tick (every claim window while it waits).
+    const permit = await within(served, 5_000, "the next instance's waiter");
+    const waited = performance.now() - released;
+    expect(waited).toBeGreaterThanOrEqual(900); // the dead waiters had their window (Redis's clock: whole ms)
+    expect(waited).toBeLessThan(1_700);
+    expect(await next.inspect()).toEqual({ used: 1, queued: 0, holders: 1 });
+    permit.release();
+  });
+});
+
 describe('fences', () => {
   test('fences strictly increase across two instances, for grants made at once and to woken waiters', async () => {
     const key = 'fences';

@@ -18,6 +18,7 @@ const spec: Spec = {
   permits: 2,
   leaseMs: 300,
   period: 100,
+  claimMs: 100,
   trustMs: 295,
   onError: undefined,
 };
