@@ -139,7 +139,17 @@ if op == 'acquire' then
   local id = ARGV[arg]
   local scores = redis.call('ZMSCORE', H, id, '#used')
   used = -tonumber(scores[2] or 0)
-  if scores[1] then out[1] = 1; out[2] = redis.call('INCR', F) -- a resent acquire that was granted
+  if scores[1] and tonumber(scores[1]) <= clock() then
+    purge() -- granted, but the grant lapsed unclaimed: the id is gone, ask as anew
+    scores[1] = false
+  end
+  if scores[1] then
+    -- A resent acquire (ioredis resends a command in flight when it reconnects) that was queued,
+    -- then granted: this reply claims the grant, so its lease runs from now.
+    redis.call('ZADD', H, 'XX', clock() + lease, id)
+    wroteH = true
+    out[1] = 1
+    out[2] = redis.call('INCR', F)
   elseif queued > 0 and redis.call('ZSCORE', Q, id) then out[1] = 0
   else
     serve()
