@@ -2,11 +2,12 @@
 // and EVAL once when Redis does not have it), the releases and departures batched onto the next
 // command, and the subscriber connection its grants are announced on.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ignore } from '../core/never.js';
 import { failureLine, reportFailure } from '../core/report.js';
 import { UnwedgeError } from '../errors.js';
 import { keysOf, LUA, SHA } from './scripts.js';
+import type { RedisClient as Client } from './types.js';
 
 /** What every script call answers (scripts.ts): used, queued, a hint, then what the op returns. */
 export type Reply = [used: number, queued: number, hint: number, ...rest: Array<number | string>];
@@ -49,7 +50,7 @@ interface Subscriber {
 export class Link {
   /** What Redis last said, across every instance: permits in use, waiters queued. */
   readonly seen = { used: 0, queued: 0 };
-  readonly #client: Redis;
+  readonly #client: Client;
   readonly #spec: Spec;
   readonly #keys: [string, string, string, string];
   readonly #wakePrefix: string;
@@ -61,7 +62,7 @@ export class Link {
   #subscriber: Subscriber | undefined = undefined;
 
   /** Calls nothing on `client`: a semaphore that is never used never talks to Redis. */
-  constructor(client: Redis, spec: Spec) {
+  constructor(client: Client, spec: Spec) {
     this.#client = client;
     this.#spec = spec;
     const { keys, wake } = keysOf(spec.key);
@@ -122,9 +123,11 @@ export class Link {
     ];
     for (const id of drops) argv.push(id);
     for (let i = 1; i < args.length; i++) argv.push(args[i]!);
-    const reply = client.evalsha(SHA, 4, ...argv).catch((error: unknown) => {
+    // Both kinds of client take the same script call; a Cluster sends it to the node owning the slot.
+    const redis = client as Redis;
+    const reply = redis.evalsha(SHA, 4, ...argv).catch((error: unknown) => {
       if (isReplyError(error) && String((error as Error).message).startsWith('NOSCRIPT')) {
-        return client.eval(LUA, 4, ...argv);
+        return redis.eval(LUA, 4, ...argv);
       }
       throw error;
     }) as Promise<Reply>;
@@ -174,9 +177,8 @@ export class Link {
    */
   listen(onMessage: (channel: string, id: string) => void, onReady: () => void): void {
     if (this.#subscriber !== undefined || this.#client.status === 'end') return;
-    // A short disconnectTimeout: ioredis arms it on every disconnect and clears it only when the
-    // socket closes, which a socket closed before (mid-reconnect, failed ready check) never does.
-    const connection = this.#client.duplicate({ disconnectTimeout: 100 });
+    const connection = subscriberFor(this.#client);
+    if (connection === undefined) return; // no node known yet: the poll serves; tried again at the next wait
     this.#subscriber = { connection, onMessage, onReady };
     // Connection errors are the client's to report; the poll covers wake-ups missed meanwhile.
     connection.on('error', ignore);
@@ -216,6 +218,21 @@ export class Link {
         });
     }
   }
+}
+
+/**
+ * A new connection for the wake-up messages. A short disconnectTimeout: ioredis arms it on every
+ * disconnect and clears it only when the socket closes, which a socket closed before
+ * (mid-reconnect, failed ready check) never does. For a Cluster, a plain connection to one of its
+ * masters: Redis Cluster broadcasts a PUBLISH (the script's, on the node owning the slot) to every
+ * node, so any node hears every wake-up (if that node goes away, the poll serves the waiters until
+ * it is back); and a plain connection ends once its socket has closed, as close() promises, where a
+ * Cluster's own duplicate says it has ended while its sockets still close.
+ */
+function subscriberFor(client: Client): Redis | undefined {
+  if (!client.isCluster) return (client as Redis).duplicate({ disconnectTimeout: 100 });
+  const [node] = (client as Cluster).nodes('master');
+  return node?.duplicate({ disconnectTimeout: 100 });
 }
 
 /** A failure Redis answered with (or a lost connection), naming the semaphore and the call. */

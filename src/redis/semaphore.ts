@@ -3,7 +3,6 @@
 // the script call, batched drops, the subscriber), line.ts (this instance's callers in line, the
 // host core/wait.ts parks them with), leases.ts (the permits held here), loop.ts (the instance's
 // life and its refresh-and-poll loop); scripts.ts is the Lua script.
-import type { Redis } from 'ioredis';
 import { asyncDisposeSymbol } from '../core/compat.js';
 import { count } from '../core/count.js';
 import { register } from '../core/live.js';
@@ -19,6 +18,7 @@ import { Line, RedisWaiter } from './line.js';
 import { Loop } from './loop.js';
 import {
   REDIS_SEMAPHORE_KEYS,
+  type RedisClient,
   type RedisPermit,
   type RedisSemaphoreOptions,
   type RedisSemaphoreState,
@@ -67,8 +67,11 @@ export class RedisSemaphore implements SemaphoreLike, AsyncDisposable {
   readonly #line: Line;
   readonly #loop: Loop;
 
-  /** @param client an ioredis client; the semaphore sends its scripts on it and never closes it. */
-  constructor(client: Redis, options: RedisSemaphoreOptions) {
+  /**
+   * @param client an ioredis `Redis` or `Cluster`; the semaphore sends its scripts on it and never
+   *   closes it. On a Cluster all of a semaphore's keys live in one slot (the `{key}` hash tag).
+   */
+  constructor(client: RedisClient, options: RedisSemaphoreOptions) {
     if (
       client === null ||
       typeof client !== 'object' ||

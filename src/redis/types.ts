@@ -1,6 +1,10 @@
 // What a RedisSemaphore takes and gives: its options, the RedisPermit it hands out, and the
 // state inspect() reads from Redis. The class is semaphore.ts.
+import type { Cluster, Redis } from 'ioredis';
 import type { Permit } from '../semaphore/semaphore.js';
+
+/** The ioredis client a {@link RedisSemaphore} is given: a `Redis`, or a `Cluster` (a semaphore's keys share one slot). */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Options of {@link RedisSemaphore}.

@@ -24,6 +24,10 @@ export interface RedisServer {
 export interface RedisServerOptions {
   /** `appendonly yes` with `appendfsync always`: a SIGKILL loses no acknowledged write. */
   persistence?: boolean;
+  /** `enable-debug-command yes`: allows `DEBUG SLEEP` (off by default since Redis 7). */
+  debug?: boolean;
+  /** More arguments for redis-server, e.g. `['--cluster-enabled', 'yes']`. */
+  args?: string[];
 }
 
 /** Starts a redis-server on a free 127.0.0.1 port and resolves once it answers PING (≤ 10 s). */
@@ -31,6 +35,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const persistence = options.persistence
     ? ['--appendonly', 'yes', '--appendfsync', 'always']
     : ['--appendonly', 'no'];
+  if (options.debug) persistence.push('--enable-debug-command', 'yes');
+  persistence.push(...(options.args ?? []));
   const dir = mkdtempSync(join(tmpdir(), 'unwedge-redis-'));
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
