@@ -54,7 +54,8 @@ const aborted = (signal: AbortSignal) =>
 describe('one line across instances', () => {
   test('a waiter in another instance is woken by pub/sub at once, not by the poll', async () => {
     const key = nextKey();
-    // A 30 s lease polls every 10 s: only the wake-up message can serve the waiter in time.
+    // A 30 s lease: an instance with callers waiting polls every min(10 s, 1 s) = 1 s, so only the
+    // wake-up message can serve the waiter within 500 ms.
     const a = semaphore(connect(), { key, leaseMs: 30_000 });
     const b = semaphore(connect(), { key, leaseMs: 30_000 });
     const held = await a.acquire();
