@@ -30,7 +30,13 @@ class LeasedPermit implements Permit {
     this.#leases = leases;
   }
 
+  /**
+   * Checks the lease by the clock first: a permit handed over just before a pause, read by its
+   * caller's code just after it (before any callback of the semaphore has run), is aborted already.
+   * A signal read before the pause is told at the semaphore's first callback.
+   */
   get signal(): AbortSignal {
+    this.#leases.expire();
     this.#controller ??= new AbortController();
     return this.#controller.signal;
   }

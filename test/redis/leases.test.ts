@@ -78,20 +78,30 @@ test('a refresh moves the lapse: the timer finds the lease confirmed and waits f
 
 test('after a pause longer than the lease, the first callback that checks aborts every lapsed permit before its timer runs', () => {
   const old = leases.take('i:1:1', 1, performance.now(), 7);
+  const oldSignal = old.signal; // read before the pause
   pause(200);
   const recent = leases.take('i:2:1', 1, performance.now(), 8);
+  const recentSignal = recent.signal;
   pause(200); // old: confirmed 400 ms ago; recent: 200 ms ago
-  expect(old.signal.aborted).toBe(false); // nothing of ours has run yet
+  expect(oldSignal.aborted).toBe(false); // nothing of ours has run yet
   leases.expire(); // what every callback of the instance does first
-  expect(old.signal.reason).toBeInstanceOf(LeaseLostError);
-  expect((old.signal.reason as Error).message).toMatch(/Redis last confirmed it 400 ms ago/);
-  expect(recent.signal.aborted).toBe(false);
+  expect(oldSignal.reason).toBeInstanceOf(LeaseLostError);
+  expect((oldSignal.reason as Error).message).toMatch(/Redis last confirmed it 400 ms ago/);
+  expect(recentSignal.aborted).toBe(false);
   expect(leases.held).toBe(1);
   vi.advanceTimersByTime(94);
   expect(recent.signal.aborted).toBe(false);
   vi.advanceTimersByTime(1);
   expect(recent.signal.reason).toBeInstanceOf(LeaseLostError);
   expect(vi.getTimerCount()).toBe(0);
+});
+
+test('a permit whose signal is first read after a pause past its lease is aborted already: the read checks the clock', () => {
+  const permit = leases.take('i:1:1', 1, performance.now(), 7); // handed over, then the process stops
+  pause(400);
+  expect(permit.signal.aborted).toBe(true); // no callback of the semaphore has run
+  expect((permit.signal.reason as Error).message).toMatch(/Redis last confirmed it 400 ms ago/);
+  expect(leases.held).toBe(0);
 });
 
 test('released permits leave no timer behind', () => {
