@@ -3,7 +3,22 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { Permit } from '../semaphore/semaphore.js';
 
-/** The ioredis client a {@link RedisSemaphore} is given: a `Redis`, or a `Cluster` (a semaphore's keys share one slot). */
+/**
+ * The ioredis client a `RedisSemaphore` is given: a `Redis`, or a `Cluster` (all of a semaphore's
+ * keys share one slot, so its script runs on one master; docs/redis.md, "Redis Cluster").
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { type RedisClient, RedisSemaphore } from 'unwedge/redis';
+ * // or a Cluster: new Cluster([{ host: '127.0.0.1', port: 7000 }])
+ * const client: RedisClient = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const reports = new RedisSemaphore(client, { key: 'example:reports', permits: 1 });
+ * console.log(reports.permits); // → 1
+ * await reports.close();
+ * await client.quit();
+ * ```
+ */
 export type RedisClient = Redis | Cluster;
 
 /**
