@@ -38,6 +38,21 @@ function semaphore(options: { key: string; permits?: number; leaseMs?: number })
 
 const nextKey = () => `cluster-${++keys}`;
 
+/** The channels subscribed on any node that match `pattern`, asked of each node directly. */
+async function channels(pattern = '*'): Promise<string[]> {
+  const lists = await Promise.all(
+    cluster.nodes.map(async (n) => {
+      const node = new Redis(n.port, n.host);
+      try {
+        return (await node.pubsub('CHANNELS', pattern)) as string[];
+      } finally {
+        node.disconnect();
+      }
+    }),
+  );
+  return lists.flat();
+}
+
 describe('on a Redis Cluster of 3 masters', () => {
   test("a semaphore's keys share one slot", async () => {
     const admin = connect();
@@ -53,6 +68,13 @@ describe('on a Redis Cluster of 3 masters', () => {
     const held = await a.acquire();
     const waiting = b.acquire({ timeout: 5_000 });
     await b.inspect(); // b's acquire is in line
+    // Subscribed before the release: once subscribed, b polls once, which must not be what serves it.
+    const wake = `unwedge:sem:{${key}}:wake:*`;
+    for (let tries = 0; (await channels(wake)).length === 0; tries++) {
+      if (tries === 100) throw new Error('b never subscribed');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await b.inspect(); // and its poll on subscribing has been answered
     const released = performance.now();
     held.release();
     const permit = await within(waiting, 5_000, 'woken waiter');
@@ -110,17 +132,6 @@ describe('on a Redis Cluster of 3 masters', () => {
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_UNWEDGE_CLOSED' });
     held.release();
     expect(client.status).toBe('ready');
-    // No node has a subscriber left (asked of each node directly).
-    const channels = await Promise.all(
-      cluster.nodes.map(async (n) => {
-        const node = new Redis(n.port, n.host);
-        try {
-          return await node.pubsub('CHANNELS');
-        } finally {
-          node.disconnect();
-        }
-      }),
-    );
-    expect(channels.flat()).toEqual([]);
+    expect(await channels()).toEqual([]); // no node has a subscriber left
   });
 });
