@@ -69,9 +69,11 @@ async function worker(who: string, redisPort: number, storePort: number, key: st
     const sent = Promise.all(
       ['naive', 'fenced'].map((route) => write(route, { by: 'A', fence: permit.fence })),
     );
-    // Read now, the signal says what the check before the pause could not: the lease has lapsed.
-    const { aborted, reason } = permit.signal;
-    say(`signal ${aborted ? (reason as Error).name : 'not aborted'}`);
+    // The semaphore's first callback after the pause tells the signal: too late for this write.
+    const { signal } = permit;
+    const told = () => say(`signal ${(signal.reason as Error).name}`);
+    if (signal.aborted) told();
+    else signal.addEventListener('abort', told, { once: true });
     await sent;
     say('wrote');
     permit.release();
@@ -170,7 +172,7 @@ function report(r: FencingStoryResult): string {
     `Two workers, one RedisSemaphore of 1 permit (leaseMs ${LEASE_MS}), one record in a store.`,
     `  A  acquired the permit with fence ${r.fenceA}, saw its signal not aborted, and was paused ${PAUSE_MS} ms before its write`,
     `  B  was granted the permit ${r.bGrantedAfter} ms into A's pause (A's lease had lapsed), fence ${r.fenceB}, and wrote "B"`,
-    `  A  resumed: its write (fence ${r.fenceA}) went out at once, ${r.aWroteAfter} ms after its check; its signal, read then, was aborted (${r.aSignal})`,
+    `  A  resumed: its write (fence ${r.fenceA}) went out at once, ${r.aWroteAfter} ms after its check; its signal aborted right after (${r.aSignal})`,
     `naive store (last write wins): the record is "${r.naive.record}": B's write is lost`,
     `fenced store: A's write answered ${refused?.status} (fence ${r.fenceA} < ${r.fenceB}); the record is "${r.fenced.record}"`,
     'Send permit.fence with every write the permit guards, and have the store refuse a lower one.',

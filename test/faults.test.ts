@@ -1,6 +1,7 @@
 // The fault campaign (`npm run faults`, test/faults/): what it counts, tested on made-up sections,
-// and a short run of two of its scenarios so that it cannot rot: a holder stopped past its lease
-// and a worker killed, each on a real redis-server with 3 real worker processes.
+// and a short run of three of its scenarios so that it cannot rot: a waiter stopped across its
+// grant, a holder stopped past its lease and a worker killed, each on a real redis-server with 3
+// real worker processes.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +73,9 @@ describe('what the campaign counts', () => {
     // Told at its first turn: nothing after the stop counts, and the tail is what the page shows.
     expect(believed(section(0, 200, 101), fate)).toEqual([[0, 10]]);
     expect(afterResume(section(0, 200, 101), fate)).toBe(1);
-    // Started after the resume: counted whole.
+    // Begun in its first turn: counted from the end of that turn; begun after it: counted whole.
+    expect(believed(section(105, 160), fate)).toEqual([[100 + FIRST_TURN_MS, 160]]);
+    expect(believed(section(105, 110), fate)).toEqual([]);
     expect(believed(section(150, 160), fate)).toEqual([[150, 160]]);
     expect(afterResume(section(150, 160), fate)).toBeUndefined();
   });
@@ -108,7 +111,7 @@ test('each script keeps the other part of a page it shares', () => {
 });
 
 describe('a short run of the campaign', () => {
-  for (const name of ['holder stopped past its lease', 'worker killed']) {
+  for (const name of ['waiter stopped across its grant', 'holder stopped past its lease', 'worker killed']) {
     test(`${name}: never more believed holders than permits, every call settled, every process exited`, async () => {
       const fault = FAULTS.find((f) => f.name === name)!;
       const r = await runScenario(fault, { loops: 8, ms: 5_000 });

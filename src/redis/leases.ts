@@ -30,13 +30,10 @@ class LeasedPermit implements Permit {
     this.#leases = leases;
   }
 
-  /**
-   * Checks the lease by the clock first: a permit handed over just before a pause, read by its
-   * caller's code just after it (before any callback of the semaphore has run), is aborted already.
-   * A signal read before the pause is told at the semaphore's first callback.
-   */
+  // Reading the signal does not check the lease's clock: it would abort the signal as it is read,
+  // and code that then adds an 'abort' listener without checking `aborted` would wait forever.
+  // A lapse is told at the semaphore's first callback instead (docs/redis.md, one turn).
   get signal(): AbortSignal {
-    this.#leases.expire();
     this.#controller ??= new AbortController();
     return this.#controller.signal;
   }

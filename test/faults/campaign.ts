@@ -28,6 +28,12 @@ interface Stage {
 export interface Fault {
   name: string;
   does: string;
+  /**
+   * How long each section lasts (ms, at random between the two). 1-5 by default; 10-40 where a
+   * process is stopped, so that a section holding a permit it should not have would run on past
+   * the resumed process's first turn, where the count sees it.
+   */
+  sectionMs?: [number, number];
   /** Applies the fault; resolves when it is over (Redis answers again, the process resumed…). */
   apply(stage: Stage): Promise<void>;
 }
@@ -73,11 +79,13 @@ export const FAULTS: Fault[] = [
   {
     name: 'waiter stopped across its grant',
     does: "a worker SIGSTOPped for 600 ms while its loops wait in line: longer than the claim window of a grant made to it meanwhile (333 ms), shorter than its holders' leases",
+    sectionMs: [10, 40],
     apply: stopWorker(600),
   },
   {
     name: 'holder stopped past its lease',
     does: 'a worker SIGSTOPped for 3 s while it holds permits (3 leases)',
+    sectionMs: [10, 40],
     apply: stopWorker(3_000),
   },
   {
@@ -128,7 +136,8 @@ export async function runScenario(fault: Fault, options: Options = {}): Promise<
   const redis = await startRedis({ debug: true });
   const admin = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: null });
   admin.on('error', () => {});
-  const config: WorkerConfig = { port: redis.port, key: 'faults', permits, leaseMs, loops, ms };
+  const sectionMs = fault.sectionMs ?? [1, 5];
+  const config: WorkerConfig = { port: redis.port, key: 'faults', permits, leaseMs, loops, ms, sectionMs };
   const workers = [0, 1, 2].map(() =>
     spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(config)], {
       stdio: ['pipe', 'pipe', 'pipe'],

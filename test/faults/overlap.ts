@@ -34,15 +34,19 @@ function believedUntil(s: Section, fate: Fate): number {
 
 /**
  * The spans in which `s` believed it held a permit, as the issue counts them: a process does
- * nothing while stopped, and a section that spans the stop counts again from SIGCONT plus its
- * first turn (it must have ended, or been told, by then).
+ * nothing while stopped, and its sections count again from SIGCONT plus its first turn, whenever
+ * they began. A section that spans the stop must have ended, or been told, by then; one that
+ * begins in that first turn may hold a permit handed over just before the stop, whose signal the
+ * semaphore aborts at its first callback (docs/redis.md).
  */
 export function believed(s: Section, fate: Fate): Array<[number, number]> {
   const until = believedUntil(s, fate);
   const stop = fate.stopped;
-  if (stop === undefined || until <= stop.from || s.start >= stop.to) return [[s.start, until]];
-  const spans: Array<[number, number]> = [[s.start, Math.min(until, stop.from)]];
-  if (until > stop.to + FIRST_TURN_MS) spans.push([stop.to + FIRST_TURN_MS, until]);
+  const resumed = stop === undefined ? undefined : stop.to + FIRST_TURN_MS;
+  if (stop === undefined || until <= stop.from || s.start >= resumed!) return [[s.start, until]];
+  const spans: Array<[number, number]> = [];
+  if (s.start < stop.from) spans.push([s.start, Math.min(until, stop.from)]);
+  if (until > resumed!) spans.push([Math.max(s.start, resumed!), until]);
   return spans;
 }
 

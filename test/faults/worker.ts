@@ -1,6 +1,6 @@
 // One worker process of the fault campaign (campaign.ts): `node --import tsx worker.ts <json>`.
 // Prints "ready" once connected, and waits for "go" on stdin; then runs `loops` loops of
-// acquire (timeout 2 s) → a critical section of 1-5 ms → release, until `ms` have passed. Every
+// acquire (timeout 2 s) → a critical section (1-5 ms, or as configured) → release, until `ms` have passed. Every
 // section is printed as it begins and as it ends (a pipe's writes are synchronous on Linux, so a
 // worker killed with SIGKILL loses none), on the clock every process of the machine shares:
 //   b <seq> <start>      l <seq> <why its signal aborted>      e <seq> <end> <lost|->
@@ -15,6 +15,8 @@ export interface WorkerConfig {
   leaseMs: number;
   loops: number;
   ms: number;
+  /** How long a section lasts: between these two (ms), at random. */
+  sectionMs: [number, number];
 }
 
 export interface WorkerSummary {
@@ -57,7 +59,8 @@ async function loop(deadline: number): Promise<void> {
     };
     permit.signal.addEventListener('abort', onAbort, { once: true });
     print(`b ${seq} ${start.toFixed(3)}`);
-    await new Promise((resolve) => setTimeout(resolve, 1 + Math.random() * 4));
+    const [shortest, longest] = config.sectionMs;
+    await new Promise((resolve) => setTimeout(resolve, shortest + Math.random() * (longest - shortest)));
     const end = now();
     permit.signal.removeEventListener('abort', onAbort);
     permit.release();

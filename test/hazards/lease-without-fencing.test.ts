@@ -20,5 +20,5 @@ test('a write from a holder paused past its lease: the naive store takes it over
     { by: 'A', fence: r.fenceA, status: 409 },
   ]);
   expect(r.fenced.record).toBe('B');
-  expect(r.aSignal).toBe('LeaseLostError'); // read after the pause, too late for a write already sent
+  expect(r.aSignal).toBe('LeaseLostError'); // told at the first callback after the pause, too late for a write already sent
 }, 30_000);
