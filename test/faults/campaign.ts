@@ -1,15 +1,17 @@
 // The RedisSemaphore fault campaign (issue 23): `npm run faults` writes its table into
 // docs/reliability.md. Each scenario starts a real redis-server and 3 worker processes
 // (worker.ts) that share one RedisSemaphore, lets them run, applies one fault 2 s in, and counts
-// what overlap.ts defines from every section they recorded.
+// what overlap.ts defines from every section they recorded (measure.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { within } from '../redis/contract.js';
 import { type RedisServer, startRedis } from '../redis/server.js';
 import { collect, waitFor } from '../support/child.js';
-import { afterResume, believed, type Fate, maxOverlap, recovery, type Section } from './overlap.js';
-import type { WorkerConfig, WorkerSummary } from './worker.js';
+import { measure, type Result } from './measure.js';
+import type { Fate } from './overlap.js';
+import type { WorkerConfig } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const now = () => performance.timeOrigin + performance.now();
@@ -100,27 +102,6 @@ export const FAULTS: Fault[] = [
   },
 ];
 
-export interface Result {
-  fault: Fault;
-  permits: number;
-  sections: number;
-  /** Most sections that overlapped while believing they held a permit; must be ≤ permits. */
-  believedMax: number;
-  /** Most sections that overlapped at all, stopped and lost ones included. */
-  overallMax: number;
-  /** For a fault on worker 0 (stopped, killed): how many sections it was in at the fault. */
-  heldAtFault: number | undefined;
-  /** Longest a section of a stopped process still believed after SIGCONT (ms). */
-  afterResume: number | undefined;
-  /** ms from the fault's end to the throughput back at 80 % of before; undefined if not in the run. */
-  recovered: number | undefined;
-  errors: Record<string, number>;
-  calls: number;
-  settled: number;
-  /** Exit code (or signal) of each worker. */
-  exits: Array<number | string>;
-}
-
 export interface Options {
   permits?: number;
   leaseMs?: number;
@@ -162,14 +143,10 @@ export async function runScenario(fault: Fault, options: Options = {}): Promise<
     options.log?.(
       `  ${fault.name}: fault from ${Math.round(faultAt - started)} to ${Math.round(faultEnd - started)} ms`,
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const bound = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), ms + 30_000);
+    const codes = await within(Promise.all(exits), ms + 30_000, 'the workers').catch(() => {
+      for (const w of workers) w.kill('SIGKILL');
+      return exits.map(() => 'did not exit');
     });
-    const ended = await Promise.race([Promise.all(exits), bound]);
-    clearTimeout(timer);
-    if (ended === 'timeout') for (const w of workers) w.kill('SIGKILL');
-    const codes = ended === 'timeout' ? exits.map(() => 'did not exit' as const) : ended;
     return measure(fault, permits, outs, fates, codes, { started, faultAt, faultEnd, runEnd: started + ms });
   } finally {
     for (const w of workers) {
@@ -180,74 +157,6 @@ export async function runScenario(fault: Fault, options: Options = {}): Promise<
     admin.disconnect();
     await redis.destroy();
   }
-}
-
-function measure(
-  fault: Fault,
-  permits: number,
-  outs: Array<{ stdout: string }>,
-  fates: Fate[],
-  exits: Array<number | string>,
-  t: { started: number; faultAt: number; faultEnd: number; runEnd: number },
-): Result {
-  const sections: Section[] = [];
-  const errors: Record<string, number> = {};
-  let calls = 0;
-  let settled = 0;
-  outs.forEach((out, worker) => {
-    const open = new Map<string, Section>();
-    for (const line of out.stdout.split('\n')) {
-      const [tag, a, b, c] = line.split(' ');
-      if (tag === 'b') {
-        const section: Section = { worker, start: Number(b), end: undefined, lost: undefined };
-        open.set(a!, section);
-        sections.push(section);
-      } else if (tag === 'e') {
-        const section = open.get(a!)!;
-        section.end = Number(b);
-        section.lost = c === '-' ? undefined : Number(c);
-      } else if (tag === 'done') {
-        const summary = JSON.parse(line.slice(5)) as WorkerSummary;
-        calls += summary.calls;
-        settled += summary.settled;
-        for (const [code, n] of Object.entries(summary.errors)) errors[code] = (errors[code] ?? 0) + n;
-      }
-    }
-  });
-  const fateOf = (s: Section) => fates[s.worker]!;
-  const spans = sections.flatMap((s) => believed(s, fateOf(s)).map((span) => ({ s, span })));
-  const peak = maxOverlap(spans.map((x) => x.span));
-  if (peak.max > permits) explain(fault, spans, peak.at!, fates, t.started, outs);
-  const tails = sections.map((s) => afterResume(s, fateOf(s))).filter((x) => x !== undefined);
-  return {
-    fault,
-    permits,
-    sections: sections.length,
-    believedMax: peak.max,
-    overallMax: maxOverlap(sections.map((s) => [s.start, s.end ?? fateOf(s).killedAt ?? t.runEnd])).max,
-    heldAtFault: heldAt(sections, fates[0]!.stopped?.from ?? fates[0]!.killedAt),
-    afterResume: tails.length === 0 ? undefined : Math.max(...tails),
-    recovered:
-      fault.name === 'none'
-        ? undefined
-        : recovery(
-            sections.map((s) => s.start),
-            [t.started + 300, t.faultAt],
-            t.faultEnd,
-            t.runEnd,
-          ),
-    errors,
-    calls,
-    settled,
-    exits,
-  };
-}
-
-/** How many sections of worker 0 were open at `at` (its stop or its kill), if there was one. */
-function heldAt(sections: Section[], at: number | undefined): number | undefined {
-  if (at === undefined) return undefined;
-  return sections.filter((s) => s.worker === 0 && s.start <= at && (s.end ?? Number.POSITIVE_INFINITY) > at)
-    .length;
 }
 
 /** Resolves at the first output of `child` after which it is inside a section (more b than e lines). */
@@ -268,33 +177,4 @@ function inSection(child: ChildProcess): Promise<void> {
     };
     child.stdout!.on('data', look);
   });
-}
-
-/** On stderr: the sections that believed at once at `at`, more than the permits, for whoever looks into it. */
-function explain(
-  fault: Fault,
-  spans: Array<{ s: Section; span: [number, number] }>,
-  at: number,
-  fates: Fate[],
-  started: number,
-  outs: Array<{ stdout: string }>,
-): void {
-  const ms = (x: number | undefined) => (x === undefined ? '-' : (x - started).toFixed(2));
-  const stop = fates[0]!.stopped;
-  const lines = [
-    `${fault.name}: over the permits at ${ms(at)} ms (from the start; worker 0 stopped ${ms(stop?.from)}-${ms(stop?.to)})`,
-  ];
-  for (const { s } of spans.filter((x) => x.span[0] <= at && at < x.span[1])) {
-    lines.push(`  worker ${s.worker}: section ${ms(s.start)} to ${ms(s.end)}, signal aborted ${ms(s.lost)}`);
-  }
-  const why = new Set(
-    outs.flatMap((o) =>
-      o.stdout
-        .split('\n')
-        .filter((l) => l.startsWith('l '))
-        .map((l) => l.split(' ').slice(2).join(' ')),
-    ),
-  );
-  for (const reason of why) lines.push(`  a signal aborted: ${reason}`);
-  process.stderr.write(`${lines.join('\n')}\n`);
 }

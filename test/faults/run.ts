@@ -3,7 +3,8 @@
 // let more sections believe they held a permit than there are, left a call unsettled or a
 // process running, or let a resumed process run on as a holder past its first turn.
 import { machineLine, writeSection } from '../support/sections.js';
-import { FAULTS, type Result, runScenario } from './campaign.js';
+import { FAULTS, runScenario } from './campaign.js';
+import type { Result } from './measure.js';
 import { FIRST_TURN_MS } from './overlap.js';
 
 /** Whether `r` kept every promise of issue 23. */

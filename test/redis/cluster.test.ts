@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { RedisSemaphore } from '../../src/redis/index.js';
 import { keysOf } from '../../src/redis/scripts.js';
 import { type RedisCluster, startCluster } from './cluster.js';
-import { within } from './contract.js';
+import { waitUntil, within } from './contract.js';
 
 let cluster: RedisCluster;
 const clients: Cluster[] = [];
@@ -70,10 +70,7 @@ describe('on a Redis Cluster of 3 masters', () => {
     await b.inspect(); // b's acquire is in line
     // Subscribed before the release: once subscribed, b polls once, which must not be what serves it.
     const wake = `unwedge:sem:{${key}}:wake:*`;
-    for (let tries = 0; (await channels(wake)).length === 0; tries++) {
-      if (tries === 100) throw new Error('b never subscribed');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await waitUntil(async () => (await channels(wake)).length > 0, 1_000, "b's subscription");
     await b.inspect(); // and its poll on subscribing has been answered
     const released = performance.now();
     held.release();

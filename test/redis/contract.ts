@@ -41,6 +41,15 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   });
 }
 
+/** Resolves once `check()` holds, asking every 10 ms; rejects after `ms` naming `what`. */
+export async function waitUntil(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Resolves once `predicate` holds for `subject.state()`, re-reading after each answer (bounded). */
 async function until(subject: Subject, predicate: (s: { used: number; queued: number }) => boolean) {
   const deadline = Date.now() + 2_000;

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { RedisSemaphore, type RedisSemaphoreOptions } from '../../src/redis/index.js';
 import { collect, waitFor } from '../support/child.js';
 import type { ChildConfig } from './child.js';
-import { within } from './contract.js';
+import { waitUntil, within } from './contract.js';
 import { type RedisServer, startRedis } from './server.js';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
@@ -67,15 +67,6 @@ function start(config: Omit<ChildConfig, 'port'>) {
   return { child, out, exited, line };
 }
 
-/** Resolves once `check()` holds, asking every 10 ms; rejects after `ms`. */
-async function until(check: () => Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe('a process stopped past its lease', () => {
   test('a waiter stopped across its grant never resolves with the lapsed permit: it goes back in line and enters only after the holder releases', async () => {
     const key = 'stalled-waiter';
@@ -89,7 +80,11 @@ describe('a process stopped past its lease', () => {
     const admin = new Redis(server.port, '127.0.0.1');
     clients.push(admin);
     const wake = `unwedge:sem:{${key}}:wake:*`;
-    await until(async () => (await admin.pubsub('CHANNELS', wake)).length === 1, 5_000, 'its subscription');
+    await waitUntil(
+      async () => (await admin.pubsub('CHANNELS', wake)).length === 1,
+      5_000,
+      'its subscription',
+    );
     waiter.child.kill('SIGSTOP');
     first.release();
     // The release serves the line: Redis grants the only permit to the stopped child...
@@ -99,7 +94,7 @@ describe('a process stopped past its lease', () => {
     waiter.child.kill('SIGCONT');
     // The child's first turns claim the grant, find it gone and put the child back in line. A
     // child handed the dead permit would print "enter" instead (the issue saw it, 102 ms long).
-    await until(
+    await waitUntil(
       async () => /^enter/m.test(waiter.out.stdout) || (await parent.inspect()).queued === 1,
       3_000,
       'the child back in line',
