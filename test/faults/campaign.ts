@@ -138,7 +138,7 @@ export async function runScenario(fault: Fault, options: Options = {}): Promise<
     for (const w of workers) w.stdin!.end('go\n');
     await sleep(2_000);
     const faultAt = now();
-    await fault.apply({ redis, admin, workers, fates, inSection: (i) => inSection(workers[i]!) });
+    await fault.apply({ redis, admin, workers, fates, inSection: (i) => inSection(workers[i]!, outs[i]!) });
     const faultEnd = now();
     options.log?.(
       `  ${fault.name}: fault from ${Math.round(faultAt - started)} to ${Math.round(faultEnd - started)} ms`,
@@ -159,22 +159,26 @@ export async function runScenario(fault: Fault, options: Options = {}): Promise<
   }
 }
 
-/** Resolves at the first output of `child` after which it is inside a section (more b than e lines). */
-function inSection(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    let open = 0;
-    let rest = '';
-    const look = (chunk: Buffer | string) => {
-      const lines = (rest + chunk.toString()).split('\n');
-      rest = lines.pop()!;
-      for (const line of lines) {
+/**
+ * Resolves once `child` is inside a section: more `b` lines than `e` lines in all it has printed
+ * (`out`, collected as it comes), looked at now and whenever it writes. Rejects after 10 s.
+ */
+function inSection(child: ChildProcess, out: { stdout: string }): Promise<void> {
+  let read = 0;
+  let open = 0;
+  let look = (): void => {};
+  const entered = new Promise<void>((resolve) => {
+    look = () => {
+      const end = out.stdout.lastIndexOf('\n') + 1;
+      for (const line of out.stdout.slice(read, end).split('\n')) {
         if (line.startsWith('b ')) open++;
         else if (line.startsWith('e ')) open--;
       }
-      if (open <= 0) return;
-      child.stdout!.off('data', look);
-      resolve();
+      read = end;
+      if (open > 0) resolve();
     };
-    child.stdout!.on('data', look);
   });
+  child.stdout!.on('data', look);
+  look();
+  return within(entered, 10_000, 'a worker inside a section').finally(() => child.stdout!.off('data', look));
 }
