@@ -32,8 +32,9 @@ export interface Fault {
   does: string;
   /**
    * How long each section lasts (ms, at random between the two). 1-5 by default; 10-40 where a
-   * process is stopped, so that a section holding a permit it should not have would run on past
-   * the resumed process's first turn, where the count sees it.
+   * process is stopped or killed: a section holding a permit it should not have then runs on past
+   * the resumed process's first turn, where the count sees it, and the signal lands inside the
+   * section it waited for (with 1-5 ms, under load, the section had often ended by then).
    */
   sectionMs?: [number, number];
   /** Applies the fault; resolves when it is over (Redis answers again, the process resumed…). */
@@ -93,6 +94,7 @@ export const FAULTS: Fault[] = [
   {
     name: 'worker killed',
     does: 'a worker killed with SIGKILL while it holds permits and has waiters in line',
+    sectionMs: [10, 40],
     apply: async ({ workers, fates, inSection }) => {
       await inSection(0);
       fates[0]!.killedAt = now();
